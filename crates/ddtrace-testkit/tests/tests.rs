@@ -1,0 +1,3 @@
+//! Integration tests: they start the real test agent (installing it on first use).
+
+mod agent;
