@@ -1,0 +1,616 @@
+//! The encoders: [`PayloadEncoder`] and [`encode`].
+
+use ddtrace_model::{Span, TraceChunk, tags};
+
+use crate::intern::StringTable;
+use crate::{EncodeOptions, Format, json, write};
+
+/// Room kept in front of the v0.4 body for the payload's array header (at most 5 bytes), so
+/// that [`PayloadEncoder::finish`] never copies the body.
+const HEADER_ROOM: usize = 5;
+
+/// Builds one payload at a time from [`TraceChunk`]s, reusing its buffers.
+///
+/// Push chunks, read [`encoded_len`](PayloadEncoder::encoded_len) to decide when a payload is
+/// big enough, call [`finish`](PayloadEncoder::finish) to get the bytes, then
+/// [`clear`](PayloadEncoder::clear) to start the next payload with the same allocations (and,
+/// for v0.5, the strings already known).
+///
+/// What goes on the wire, besides each span's own fields:
+/// * on the chunk's first span: metric `_sampling_priority_v1` (when the chunk has a priority),
+///   one meta entry per chunk tag, and meta `_dd.p.tid` (the trace id's high half as 16
+///   lower-case hex digits, when non-zero);
+/// * on every span: meta `_dd.origin` when the chunk has an origin;
+/// * span links: the native `span_links` field in v0.4, meta `_dd.span_links` (JSON) in v0.5;
+/// * span events: the native `span_events` field in v0.4 with
+///   [`EncodeOptions::native_span_events`], meta `events` (JSON) otherwise.
+///
+/// These values replace a span's own meta or metric of the same key; a map never gets a key
+/// twice.
+///
+/// Choices where the spec leaves room (v0.4): `meta` and `metrics` are always written, even
+/// empty, because system-tests read `span["meta"]` directly; `parent_id` is omitted for a
+/// root, `error` when false and `type` when empty, as libdatadog does, which keeps payloads
+/// small and reproduces the byte example of agent-api.md §4.5. v0.5 spans always have their
+/// 12 fields. Lengths above `u32::MAX` (strings, maps) cannot be expressed in msgpack and
+/// saturate: such a payload would be far above any agent's size limit anyway.
+///
+/// ```
+/// use ddtrace_encoding::{EncodeOptions, Format, PayloadEncoder};
+/// use ddtrace_model::{SamplingPriority, Span, SpanId, TraceChunk, TraceId};
+///
+/// let span = Span::new(TraceId::from_u128(1), SpanId::new(2).unwrap(), "op");
+/// let mut chunk = TraceChunk::new(vec![span]);
+/// chunk.priority = Some(SamplingPriority::AUTO_KEEP);
+///
+/// let mut encoder = PayloadEncoder::new(Format::V04, EncodeOptions::default());
+/// encoder.push(&chunk);
+/// encoder.push(&TraceChunk::new(vec![])); // empty chunks are skipped
+/// assert_eq!((encoder.chunk_count(), encoder.span_count()), (1, 1));
+/// let expected_len = encoder.encoded_len();
+/// let payload = encoder.finish();
+/// assert_eq!(payload.len(), expected_len);
+/// assert_eq!(&payload[..2], &[0x91, 0x91]); // one chunk of one span
+///
+/// encoder.clear();
+/// assert_eq!(encoder.finish(), &[0x90]); // an empty payload
+/// ```
+#[derive(Debug)]
+pub struct PayloadEncoder {
+    format: Format,
+    options: EncodeOptions,
+    /// v0.4: `HEADER_ROOM` bytes then the chunks. v0.5: the chunks.
+    body: Vec<u8>,
+    /// v0.5 only: the assembled payload.
+    out: Vec<u8>,
+    strings: StringTable,
+    json: String,
+    chunks: usize,
+    spans: usize,
+}
+
+impl PayloadEncoder {
+    /// An empty encoder for `format`.
+    pub fn new(format: Format, options: EncodeOptions) -> Self {
+        let mut encoder = PayloadEncoder {
+            format,
+            options,
+            body: Vec::new(),
+            out: Vec::new(),
+            strings: StringTable::new(),
+            json: String::new(),
+            chunks: 0,
+            spans: 0,
+        };
+        encoder.clear();
+        encoder
+    }
+
+    /// The payload format.
+    pub fn format(&self) -> Format {
+        self.format
+    }
+
+    /// The options chunks are encoded with.
+    pub fn options(&self) -> EncodeOptions {
+        self.options
+    }
+
+    /// Changes the options for the chunks pushed from now on (e.g. once the agent's `/info`
+    /// says it accepts native span events).
+    pub fn set_options(&mut self, options: EncodeOptions) {
+        self.options = options;
+    }
+
+    /// Appends one chunk to the payload. A chunk without spans is skipped.
+    pub fn push(&mut self, chunk: &TraceChunk) {
+        if chunk.spans.is_empty() {
+            return;
+        }
+        match self.format {
+            Format::V04 => {
+                let mut sink = Inline;
+                write_chunk(
+                    &mut sink,
+                    &mut self.body,
+                    &mut self.json,
+                    chunk,
+                    self.options,
+                    true,
+                );
+            }
+            Format::V05 => {
+                let options = EncodeOptions {
+                    native_span_events: false,
+                };
+                write_chunk(
+                    &mut self.strings,
+                    &mut self.body,
+                    &mut self.json,
+                    chunk,
+                    options,
+                    false,
+                );
+            }
+        }
+        self.chunks += 1;
+        self.spans += chunk.spans.len();
+    }
+
+    /// Number of chunks pushed since the last [`clear`](PayloadEncoder::clear) (the value of
+    /// the `X-Datadog-Trace-Count` header).
+    pub fn chunk_count(&self) -> usize {
+        self.chunks
+    }
+
+    /// Number of spans pushed since the last [`clear`](PayloadEncoder::clear).
+    pub fn span_count(&self) -> usize {
+        self.spans
+    }
+
+    /// Whether no chunk was pushed since the last [`clear`](PayloadEncoder::clear).
+    pub fn is_empty(&self) -> bool {
+        self.chunks == 0
+    }
+
+    /// The exact length [`finish`](PayloadEncoder::finish) would return now.
+    pub fn encoded_len(&self) -> usize {
+        match self.format {
+            Format::V04 => {
+                write::collection_header_len(self.chunks) + self.body.len() - HEADER_ROOM
+            }
+            Format::V05 => self.encoded_len_v05(),
+        }
+    }
+
+    /// The complete payload: every chunk pushed since the last
+    /// [`clear`](PayloadEncoder::clear). The slice is valid until the next `push` or `clear`;
+    /// calling `finish` again returns the same bytes.
+    pub fn finish(&mut self) -> &[u8] {
+        match self.format {
+            Format::V04 => {
+                let mut header = [0u8; HEADER_ROOM];
+                let start = write::array_len_into(&mut header, self.chunks);
+                if let Some(room) = self.body.get_mut(..HEADER_ROOM) {
+                    room.copy_from_slice(&header);
+                }
+                self.body.get(start..).unwrap_or_default()
+            }
+            Format::V05 => {
+                let len = self.encoded_len_v05();
+                let out = &mut self.out;
+                out.clear();
+                out.reserve(len);
+                write::array_len(out, 2);
+                write::array_len(out, self.strings.len());
+                out.extend_from_slice(self.strings.bytes());
+                write::array_len(out, self.chunks);
+                out.extend_from_slice(&self.body);
+                out
+            }
+        }
+    }
+
+    fn encoded_len_v05(&self) -> usize {
+        1 + write::collection_header_len(self.strings.len())
+            + self.strings.bytes().len()
+            + write::collection_header_len(self.chunks)
+            + self.body.len()
+    }
+
+    /// Starts a new, empty payload, keeping the allocations.
+    pub fn clear(&mut self) {
+        self.body.clear();
+        if self.format == Format::V04 {
+            self.body.resize(HEADER_ROOM, 0);
+        }
+        self.out.clear();
+        self.strings.reset();
+        self.chunks = 0;
+        self.spans = 0;
+    }
+}
+
+/// Encodes `chunks` as one payload into `out`, replacing its contents. Empty chunks are
+/// skipped.
+///
+/// For a stream of payloads prefer a [`PayloadEncoder`], which also keeps its v0.5 string
+/// table across payloads.
+///
+/// ```
+/// use ddtrace_encoding::{decode, encode, EncodeOptions, Format};
+/// use ddtrace_model::{Span, SpanId, TraceChunk, TraceId};
+///
+/// let chunk = TraceChunk::new(vec![Span::new(TraceId::from_u128(1), SpanId::new(2).unwrap(), "op")]);
+/// let mut out = Vec::new();
+/// encode(Format::V05, EncodeOptions::default(), &[chunk.clone()], &mut out);
+/// assert_eq!(decode(Format::V05, &out)?, vec![chunk]);
+/// # Ok::<(), ddtrace_encoding::Error>(())
+/// ```
+pub fn encode(format: Format, options: EncodeOptions, chunks: &[TraceChunk], out: &mut Vec<u8>) {
+    out.clear();
+    match format {
+        Format::V04 => {
+            write::array_len(out, chunks.iter().filter(|c| !c.spans.is_empty()).count());
+            let mut json = String::new();
+            for chunk in chunks.iter().filter(|c| !c.spans.is_empty()) {
+                write_chunk(&mut Inline, out, &mut json, chunk, options, true);
+            }
+        }
+        Format::V05 => {
+            let mut encoder = PayloadEncoder::new(format, options);
+            for chunk in chunks {
+                encoder.push(chunk);
+            }
+            out.extend_from_slice(encoder.finish());
+        }
+    }
+}
+
+/// How strings are written: inline (v0.4) or as string-table indexes (v0.5).
+trait Strings {
+    fn put(&mut self, buf: &mut Vec<u8>, s: &str);
+}
+
+struct Inline;
+
+impl Strings for Inline {
+    #[inline]
+    fn put(&mut self, buf: &mut Vec<u8>, s: &str) {
+        write::str(buf, s);
+    }
+}
+
+impl Strings for StringTable {
+    #[inline]
+    fn put(&mut self, buf: &mut Vec<u8>, s: &str) {
+        write::uint(buf, u64::from(self.intern(s)));
+    }
+}
+
+/// The chunk-level values written on one span, and which of the span's own keys they hide.
+struct Overrides<'a> {
+    chunk: &'a TraceChunk,
+    first: bool,
+    tid: Option<[u8; 16]>,
+    links_json: bool,
+    events_json: bool,
+}
+
+impl Overrides<'_> {
+    /// Whether the chunk tag `key` is written on the first span (a higher-precedence value of
+    /// the same key wins).
+    fn tag_written(&self, key: &str) -> bool {
+        key != tags::TRACE_ID_HIGH && !self.hides_lower(key)
+    }
+
+    /// Keys written from the origin and the JSON fallbacks.
+    fn hides_lower(&self, key: &str) -> bool {
+        (self.chunk.origin.is_some() && key == tags::ORIGIN)
+            || (self.links_json && key == tags::SPAN_LINKS)
+            || (self.events_json && key == tags::SPAN_EVENTS)
+    }
+
+    /// Whether the span's own meta entry `key` is replaced by a chunk-level one.
+    #[inline]
+    fn hides_meta(&self, key: &str) -> bool {
+        if !self.first {
+            // Only `_dd.origin`, `_dd.span_links` and `events` can collide.
+            return match key.as_bytes().first() {
+                Some(b'_') | Some(b'e') => self.hides_lower(key),
+                _ => false,
+            };
+        }
+        self.hides_lower(key)
+            || (self.tid.is_some() && key == tags::TRACE_ID_HIGH)
+            || (self.chunk.tags.contains_key(key) && self.tag_written(key))
+    }
+
+    /// Number of meta entries the overrides add.
+    fn meta_count(&self) -> usize {
+        let mut n = usize::from(self.chunk.origin.is_some())
+            + usize::from(self.links_json)
+            + usize::from(self.events_json);
+        if self.first {
+            n += usize::from(self.tid.is_some());
+            n += self
+                .chunk
+                .tags
+                .keys()
+                .filter(|k| self.tag_written(k))
+                .count();
+        }
+        n
+    }
+}
+
+fn hex16(v: u64) -> [u8; 16] {
+    let mut out = [0u8; 16];
+    for (i, slot) in out.iter_mut().enumerate() {
+        let nibble = ((v >> (60 - 4 * i)) & 0xf) as u8;
+        *slot = if nibble < 10 {
+            b'0' + nibble
+        } else {
+            b'a' + nibble - 10
+        };
+    }
+    out
+}
+
+fn write_chunk<S: Strings>(
+    strings: &mut S,
+    buf: &mut Vec<u8>,
+    json: &mut String,
+    chunk: &TraceChunk,
+    options: EncodeOptions,
+    v04: bool,
+) {
+    write::array_len(buf, chunk.spans.len());
+    let high = chunk.spans.first().map_or(0, |s| s.trace_id.high());
+    let tid = (high != 0).then(|| hex16(high));
+    for (i, span) in chunk.spans.iter().enumerate() {
+        let overrides = Overrides {
+            chunk,
+            first: i == 0,
+            tid,
+            links_json: !v04 && !span.links.is_empty(),
+            events_json: !options.native_span_events && !span.events.is_empty(),
+        };
+        if v04 {
+            write_span_v04(strings, buf, json, span, &overrides);
+        } else {
+            write_span_v05(strings, buf, json, span, &overrides);
+        }
+    }
+}
+
+fn write_span_v04<S: Strings>(
+    strings: &mut S,
+    buf: &mut Vec<u8>,
+    json: &mut String,
+    span: &Span,
+    o: &Overrides<'_>,
+) {
+    let fields = 9
+        + usize::from(span.parent_id.is_some())
+        + usize::from(span.error)
+        + usize::from(!span.span_type.is_empty())
+        + usize::from(!span.meta_struct.is_empty())
+        + usize::from(!span.links.is_empty())
+        + usize::from(!o.events_json && !span.events.is_empty());
+    write::map_len(buf, fields);
+    write::str(buf, "service");
+    write::str(buf, &span.service);
+    write::str(buf, "name");
+    write::str(buf, &span.name);
+    write::str(buf, "resource");
+    write::str(buf, &span.resource);
+    write::str(buf, "trace_id");
+    write::uint(buf, span.trace_id.low());
+    write::str(buf, "span_id");
+    write::uint(buf, span.span_id.get());
+    if let Some(parent) = span.parent_id {
+        write::str(buf, "parent_id");
+        write::uint(buf, parent.get());
+    }
+    write::str(buf, "start");
+    write::int(buf, span.start);
+    write::str(buf, "duration");
+    write::int(buf, span.duration);
+    if span.error {
+        write::str(buf, "error");
+        write::uint(buf, 1);
+    }
+    write::str(buf, "meta");
+    write_meta(strings, buf, json, span, o);
+    write::str(buf, "metrics");
+    write_metrics(strings, buf, span, o);
+    if !span.span_type.is_empty() {
+        write::str(buf, "type");
+        write::str(buf, &span.span_type);
+    }
+    if !span.meta_struct.is_empty() {
+        write::str(buf, "meta_struct");
+        write::map_len(buf, span.meta_struct.len());
+        for (k, v) in span.meta_struct.iter() {
+            write::str(buf, k);
+            write::bin(buf, v);
+        }
+    }
+    if !span.links.is_empty() {
+        write::str(buf, "span_links");
+        write_native_links(buf, span);
+    }
+    if !o.events_json && !span.events.is_empty() {
+        write::str(buf, "span_events");
+        write_native_events(buf, span);
+    }
+}
+
+fn write_span_v05<S: Strings>(
+    strings: &mut S,
+    buf: &mut Vec<u8>,
+    json: &mut String,
+    span: &Span,
+    o: &Overrides<'_>,
+) {
+    write::array_len(buf, 12);
+    strings.put(buf, &span.service);
+    strings.put(buf, &span.name);
+    strings.put(buf, &span.resource);
+    write::uint(buf, span.trace_id.low());
+    write::uint(buf, span.span_id.get());
+    write::uint(buf, span.parent_id.map_or(0, |p| p.get()));
+    write::int(buf, span.start);
+    write::int(buf, span.duration);
+    write::uint(buf, u64::from(span.error));
+    write_meta(strings, buf, json, span, o);
+    write_metrics(strings, buf, span, o);
+    strings.put(buf, &span.span_type);
+}
+
+fn write_meta<S: Strings>(
+    strings: &mut S,
+    buf: &mut Vec<u8>,
+    json: &mut String,
+    span: &Span,
+    o: &Overrides<'_>,
+) {
+    let own = span.meta.keys().filter(|k| !o.hides_meta(k)).count();
+    write::map_len(buf, own + o.meta_count());
+    for (k, v) in span.meta.iter() {
+        if !o.hides_meta(k) {
+            strings.put(buf, k);
+            strings.put(buf, v);
+        }
+    }
+    if o.first {
+        for (k, v) in o.chunk.tags.iter() {
+            if o.tag_written(k) {
+                strings.put(buf, k);
+                strings.put(buf, v);
+            }
+        }
+        if let Some(tid) = &o.tid {
+            strings.put(buf, tags::TRACE_ID_HIGH);
+            // Hex digits are ASCII.
+            strings.put(buf, std::str::from_utf8(tid).unwrap_or_default());
+        }
+    }
+    if let Some(origin) = &o.chunk.origin {
+        strings.put(buf, tags::ORIGIN);
+        strings.put(buf, origin);
+    }
+    if o.links_json {
+        json::write_links(json, &span.links);
+        strings.put(buf, tags::SPAN_LINKS);
+        strings.put(buf, json);
+    }
+    if o.events_json {
+        json::write_events(json, &span.events);
+        strings.put(buf, tags::SPAN_EVENTS);
+        strings.put(buf, json);
+    }
+}
+
+fn write_metrics<S: Strings>(strings: &mut S, buf: &mut Vec<u8>, span: &Span, o: &Overrides<'_>) {
+    let priority = o.chunk.priority.filter(|_| o.first);
+    let hides = |k: &str| priority.is_some() && k == tags::SAMPLING_PRIORITY;
+    let own = if priority.is_some() {
+        span.metrics.keys().filter(|k| !hides(k)).count()
+    } else {
+        span.metrics.len()
+    };
+    write::map_len(buf, own + usize::from(priority.is_some()));
+    for (k, v) in span.metrics.iter() {
+        if !hides(k) {
+            strings.put(buf, k);
+            write::f64(buf, *v);
+        }
+    }
+    if let Some(p) = priority {
+        strings.put(buf, tags::SAMPLING_PRIORITY);
+        write::f64(buf, f64::from(p.get()));
+    }
+}
+
+fn write_native_links(buf: &mut Vec<u8>, span: &Span) {
+    write::array_len(buf, span.links.len());
+    for link in &span.links {
+        let high = link.trace_id.high();
+        let fields = 2
+            + usize::from(high != 0)
+            + usize::from(!link.attributes.is_empty())
+            + usize::from(!link.tracestate.is_empty())
+            + usize::from(link.flags.is_some());
+        write::map_len(buf, fields);
+        write::str(buf, "trace_id");
+        write::uint(buf, link.trace_id.low());
+        if high != 0 {
+            write::str(buf, "trace_id_high");
+            write::uint(buf, high);
+        }
+        write::str(buf, "span_id");
+        write::uint(buf, link.span_id.get());
+        if !link.attributes.is_empty() {
+            write::str(buf, "attributes");
+            write::map_len(buf, link.attributes.len());
+            for (k, v) in link.attributes.iter() {
+                write::str(buf, k);
+                write::str(buf, v);
+            }
+        }
+        if !link.tracestate.is_empty() {
+            write::str(buf, "tracestate");
+            write::str(buf, &link.tracestate);
+        }
+        if let Some(flags) = link.flags {
+            write::str(buf, "flags");
+            write::uint(buf, u64::from(flags | 0x8000_0000));
+        }
+    }
+}
+
+fn write_native_events(buf: &mut Vec<u8>, span: &Span) {
+    use ddtrace_model::{AttributeArray as A, AttributeValue as V};
+
+    fn typed(buf: &mut Vec<u8>, type_id: u64, key: &str) {
+        write::map_len(buf, 2);
+        write::str(buf, "type");
+        write::uint(buf, type_id);
+        write::str(buf, key);
+    }
+    fn string(buf: &mut Vec<u8>, s: &str) {
+        typed(buf, 0, "string_value");
+        write::str(buf, s);
+    }
+    fn boolean(buf: &mut Vec<u8>, b: bool) {
+        typed(buf, 1, "bool_value");
+        write::bool(buf, b);
+    }
+    fn int(buf: &mut Vec<u8>, i: i64) {
+        typed(buf, 2, "int_value");
+        write::int(buf, i);
+    }
+    fn double(buf: &mut Vec<u8>, d: f64) {
+        typed(buf, 3, "double_value");
+        write::f64(buf, d);
+    }
+    fn value(buf: &mut Vec<u8>, value: &V) {
+        match value {
+            V::String(s) => string(buf, s),
+            V::Bool(b) => boolean(buf, *b),
+            V::Int(i) => int(buf, *i),
+            V::Double(d) => double(buf, *d),
+            V::Array(array) => {
+                typed(buf, 4, "array_value");
+                write::map_len(buf, 1);
+                write::str(buf, "values");
+                write::array_len(buf, array.len());
+                match array {
+                    A::String(v) => v.iter().for_each(|s| string(buf, s)),
+                    A::Bool(v) => v.iter().for_each(|b| boolean(buf, *b)),
+                    A::Int(v) => v.iter().for_each(|i| int(buf, *i)),
+                    A::Double(v) => v.iter().for_each(|d| double(buf, *d)),
+                }
+            }
+        }
+    }
+
+    write::array_len(buf, span.events.len());
+    for event in &span.events {
+        write::map_len(buf, 2 + usize::from(!event.attributes.is_empty()));
+        write::str(buf, "time_unix_nano");
+        write::uint(buf, event.time_unix_nano);
+        write::str(buf, "name");
+        write::str(buf, &event.name);
+        if !event.attributes.is_empty() {
+            write::str(buf, "attributes");
+            write::map_len(buf, event.attributes.len());
+            for (k, v) in event.attributes.iter() {
+                write::str(buf, k);
+                value(buf, v);
+            }
+        }
+    }
+}

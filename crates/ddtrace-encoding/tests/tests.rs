@@ -1,0 +1,6 @@
+//! Integration tests of `ddtrace-encoding`, one binary (see `Cargo.toml`).
+
+#![allow(clippy::unwrap_used, clippy::indexing_slicing, clippy::panic)]
+
+mod common;
+mod golden;
