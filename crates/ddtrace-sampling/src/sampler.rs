@@ -1,0 +1,411 @@
+//! [`Sampler`]: the trace sampler consulted for each local root.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use ddtrace_model::{SamplingPriority, Str, TraceChunk};
+use parking_lot::RwLock;
+
+use crate::{
+    Clock, Error, Mechanism, MonotonicClock, RateLimiter, RootSpanInfo, SamplingConfig,
+    SamplingDecision, SpanSampler, TraceSamplingRule, decision_maker, format_rate, knuth_sample,
+};
+
+/// Decides the sampling priority of each trace at its local root.
+///
+/// Precedence (`sampling.md` §3–§6), first that applies wins:
+///
+/// 1. the first matching trace sampling rule (`DD_TRACE_SAMPLING_RULES`, then the catch-all
+///    rule of `DD_TRACE_SAMPLE_RATE` / `OTEL_TRACES_SAMPLER`): Knuth sampling at the rule's
+///    rate, then the rate limiter for kept traces → priority 2 / −1, dm `-3` (`-11`/`-12`);
+/// 2. the agent rate for `(service, env)`, or the agent's default `service:,env:` rate →
+///    priority 1 / 0, dm `-1`;
+/// 3. no agent rates yet (or none for this service): keep, priority 1, dm `-0`.
+///
+/// Manual decisions ([`SamplingDecision::from_manual_tag`], [`SamplingDecision::manual_keep`])
+/// and inherited ones are the caller's business: they never reach the sampler.
+///
+/// `sample_root` is cheap and safe to call from any thread: without rules it takes a read
+/// lock on the agent-rate table (never blocked except during the brief swap of a new table),
+/// looks up two hash maps by `&str`, hashes the trace id, and allocates nothing.
+///
+/// ```
+/// use ddtrace_model::{SamplingPriority, TraceId};
+/// use ddtrace_sampling::{RootSpanInfo, Sampler, SamplingConfig};
+///
+/// let sampler = Sampler::new(&SamplingConfig::default());
+/// let root = RootSpanInfo::new(TraceId::from_u128(10), "checkout", "web.request").with_env("prod");
+/// assert_eq!(sampler.sample_root(&root).decision_maker, "-0"); // no agent rates yet
+///
+/// sampler.update_agent_rates([("service:checkout,env:prod", 0.5), ("service:,env:", 1.0)]);
+/// let decision = sampler.sample_root(&root);
+/// assert_eq!(decision.priority, SamplingPriority::AUTO_REJECT); // hash(10)/max ≈ 0.60
+/// assert_eq!((decision.decision_maker, decision.agent_rate), ("-1", Some(0.5)));
+/// ```
+#[derive(Debug)]
+pub struct Sampler {
+    rules: Box<[ActiveRule]>,
+    limiter: RateLimiter,
+    agent_rates: RwLock<Option<AgentRates>>,
+    span_sampler: SpanSampler,
+}
+
+#[derive(Debug)]
+struct ActiveRule {
+    rule: TraceSamplingRule,
+    knuth_rate: Str,
+}
+
+/// One agent rate with its preformatted `_dd.p.ksr`.
+#[derive(Debug, Clone)]
+struct AgentRate {
+    rate: f64,
+    knuth_rate: Str,
+}
+
+/// The agent's `rate_by_service` table, keyed by service then env so that lookups by `&str`
+/// need no key formatting.
+#[derive(Debug, Default)]
+struct AgentRates {
+    by_service: HashMap<Box<str>, HashMap<Box<str>, AgentRate>>,
+    default: Option<AgentRate>,
+}
+
+impl AgentRates {
+    fn lookup(&self, service: &str, env: &str) -> Option<&AgentRate> {
+        self.by_service
+            .get(service)
+            .and_then(|envs| envs.get(env))
+            .or(self.default.as_ref())
+    }
+}
+
+impl Sampler {
+    /// A sampler for this configuration, on the process's monotonic clock.
+    pub fn new(config: &SamplingConfig) -> Self {
+        Sampler::with_clock(config, Arc::new(MonotonicClock::new()))
+    }
+
+    /// A sampler whose rate limiters run on `clock` (tests use a
+    /// [`ManualClock`](crate::ManualClock)).
+    pub fn with_clock(config: &SamplingConfig, clock: Arc<dyn Clock>) -> Self {
+        let rules = config
+            .effective_trace_rules()
+            .into_iter()
+            .map(|rule| ActiveRule {
+                knuth_rate: format_rate(rule.sample_rate()).into(),
+                rule,
+            })
+            .collect();
+        Sampler {
+            rules,
+            limiter: RateLimiter::with_clock(config.rate_limit() as f64, Arc::clone(&clock)),
+            agent_rates: RwLock::new(None),
+            span_sampler: SpanSampler::with_clock(config.span_rules().to_vec(), clock),
+        }
+    }
+
+    /// Decides the priority of a new trace from its local root.
+    ///
+    /// Call it when the local root starts (provisional decision) and, while the decision is
+    /// not locked, again when it finishes (`sampling.md` §2). A rule-kept trace takes a
+    /// limiter token on each call.
+    pub fn sample_root(&self, root: &RootSpanInfo<'_>) -> SamplingDecision {
+        let id = root.trace_id.low();
+        if let Some(active) = self.rules.iter().find(|r| r.rule.matches(root)) {
+            let rate = active.rule.sample_rate();
+            let mut keep = knuth_sample(id, rate);
+            let mut limit_rate = None;
+            if keep {
+                let outcome = self.limiter.check();
+                keep = outcome.allowed;
+                limit_rate = Some(outcome.effective_rate);
+            }
+            return SamplingDecision {
+                priority: if keep {
+                    SamplingPriority::USER_KEEP
+                } else {
+                    SamplingPriority::USER_REJECT
+                },
+                mechanism: Mechanism::Rule,
+                decision_maker: active.rule.provenance().decision_maker(),
+                rule_rate: Some(rate),
+                limit_rate,
+                agent_rate: None,
+                knuth_rate: Some(active.knuth_rate.clone()),
+            };
+        }
+        let table = self.agent_rates.read();
+        match table.as_ref().and_then(|t| t.lookup(root.service, root.env)) {
+            Some(agent) => SamplingDecision {
+                priority: if knuth_sample(id, agent.rate) {
+                    SamplingPriority::AUTO_KEEP
+                } else {
+                    SamplingPriority::AUTO_REJECT
+                },
+                mechanism: Mechanism::AgentRate,
+                decision_maker: decision_maker::AGENT_RATE,
+                rule_rate: None,
+                limit_rate: None,
+                agent_rate: Some(agent.rate),
+                knuth_rate: Some(agent.knuth_rate.clone()),
+            },
+            None => SamplingDecision::default_keep(),
+        }
+    }
+
+    /// Replaces the agent-rate table with the agent's latest `rate_by_service`.
+    ///
+    /// Keys must be exactly `service:<service>,env:<env>` (either part may be empty;
+    /// `service:,env:` is the default rate for unknown pairs) and rates in `[0, 1]`; other
+    /// entries are logged and skipped. The new table is built first and swapped in at once,
+    /// so concurrent decisions see either the old or the new table. Returns the number of
+    /// entries accepted.
+    pub fn update_agent_rates<K: AsRef<str>>(
+        &self,
+        rates: impl IntoIterator<Item = (K, f64)>,
+    ) -> usize {
+        let mut table = AgentRates::default();
+        let mut accepted = 0;
+        for (key, rate) in rates {
+            let key = key.as_ref();
+            let problem = |reason| {
+                let e = Error::InvalidAgentRate {
+                    key: key.to_owned(),
+                    reason,
+                };
+                log::warn!("{e}");
+            };
+            if !(0.0..=1.0).contains(&rate) {
+                problem("rate is not a number in [0, 1]");
+                continue;
+            }
+            let Some((service, env)) = key
+                .strip_prefix("service:")
+                .and_then(|rest| rest.split_once(",env:"))
+            else {
+                problem("key is not `service:<service>,env:<env>`");
+                continue;
+            };
+            let entry = AgentRate {
+                rate,
+                knuth_rate: format_rate(rate).into(),
+            };
+            accepted += 1;
+            if service.is_empty() && env.is_empty() {
+                table.default = Some(entry);
+            } else {
+                table
+                    .by_service
+                    .entry(service.into())
+                    .or_default()
+                    .insert(env.into(), entry);
+            }
+        }
+        let old = std::mem::replace(&mut *self.agent_rates.write(), Some(table));
+        drop(old); // freed after the write lock is released
+        accepted
+    }
+
+    /// Whether agent rates were received.
+    pub fn has_agent_rates(&self) -> bool {
+        self.agent_rates.read().is_some()
+    }
+
+    /// The agent rate that would apply to `(service, env)` (including the default entry).
+    pub fn agent_rate(&self, service: &str, env: &str) -> Option<f64> {
+        let table = self.agent_rates.read();
+        table
+            .as_ref()
+            .and_then(|t| t.lookup(service, env))
+            .map(|a| a.rate)
+    }
+
+    /// The trace rules in evaluation order, the sample-rate catch-all last.
+    pub fn rules(&self) -> impl ExactSizeIterator<Item = &TraceSamplingRule> + '_ {
+        self.rules.iter().map(|r| &r.rule)
+    }
+
+    /// The rate limiter of rule-kept traces.
+    pub fn limiter(&self) -> &RateLimiter {
+        &self.limiter
+    }
+
+    /// The single-span sampler.
+    pub fn span_sampler(&self) -> &SpanSampler {
+        &self.span_sampler
+    }
+
+    /// Runs single-span sampling on a finished chunk (only if its priority is ≤ 0); returns
+    /// the number of spans kept. See [`SpanSampler`].
+    pub fn sample_spans(&self, chunk: &mut TraceChunk) -> usize {
+        self.span_sampler.sample_chunk(chunk)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{ManualClock, TagValue, knuth_hash};
+    use ddtrace_model::TraceId;
+
+    fn root(id: u64) -> RootSpanInfo<'static> {
+        RootSpanInfo::new(TraceId::from_u128(id.into()), "webserver", "web.request")
+            .with_resource("/bar")
+    }
+
+    fn config(f: impl FnOnce(&mut SamplingConfig)) -> SamplingConfig {
+        let mut c = SamplingConfig::default();
+        f(&mut c);
+        c
+    }
+
+    #[test]
+    fn nothing_configured_keeps_with_default_mechanism() {
+        let s = Sampler::new(&SamplingConfig::default());
+        let d = s.sample_root(&root(10));
+        assert_eq!(d, SamplingDecision::default_keep());
+        assert!(!s.has_agent_rates());
+        assert_eq!(s.rules().len(), 0);
+    }
+
+    #[test]
+    fn rule_keep_consumes_a_token_and_reports_the_limiter() {
+        let clock = ManualClock::new();
+        let c = config(|c| {
+            c.set_trace_rules(vec![TraceSamplingRule::new(1.0)]);
+            c.set_rate_limit(2);
+        });
+        let s = Sampler::with_clock(&c, Arc::new(clock));
+        let decisions: Vec<SamplingDecision> = (0..3).map(|i| s.sample_root(&root(i))).collect();
+        let priorities: Vec<i32> = decisions.iter().map(|d| d.priority.get()).collect();
+        assert_eq!(priorities, [2, 2, -1]);
+        let limits: Vec<Option<f64>> = decisions.iter().map(|d| d.limit_rate).collect();
+        assert_eq!(limits, [Some(1.0), Some(1.0), Some(2.0 / 3.0)]);
+        for d in &decisions {
+            assert_eq!(d.decision_maker, "-3");
+            assert_eq!(d.mechanism, Mechanism::Rule);
+            assert_eq!(d.rule_rate, Some(1.0));
+            assert_eq!(d.knuth_rate.as_deref(), Some("1"));
+            assert_eq!(d.agent_rate, None);
+        }
+        assert_eq!(s.limiter().rate(), 2.0);
+    }
+
+    #[test]
+    fn rule_drop_does_not_consult_the_limiter() {
+        let c = config(|c| {
+            c.set_trace_rules(vec![TraceSamplingRule::new(0.5)]);
+            c.set_rate_limit(0);
+        });
+        let s = Sampler::new(&c);
+        let d = s.sample_root(&root(10)); // hash(10)/max ≈ 0.60 > 0.5
+        assert_eq!(d.priority, SamplingPriority::USER_REJECT);
+        assert_eq!((d.rule_rate, d.limit_rate), (Some(0.5), None));
+        let d = s.sample_root(&root(1)); // kept by the rule, denied by limit 0
+        assert_eq!(d.priority, SamplingPriority::USER_REJECT);
+        assert_eq!(d.limit_rate, Some(0.0));
+    }
+
+    #[test]
+    fn provenance_sets_the_decision_maker() {
+        let c = config(|c| {
+            c.set_trace_rules(vec![
+                TraceSamplingRule::new(1.0)
+                    .with_service("a")
+                    .with_provenance(crate::Provenance::Customer),
+                TraceSamplingRule::new(0.0).with_provenance(crate::Provenance::Dynamic),
+            ]);
+        });
+        let s = Sampler::new(&c);
+        let a = RootSpanInfo::new(TraceId::from_u128(1), "a", "op");
+        assert_eq!(s.sample_root(&a).decision_maker, "-11");
+        assert_eq!(s.sample_root(&root(1)).decision_maker, "-12");
+    }
+
+    #[test]
+    fn rules_win_over_agent_rates() {
+        let c = config(|c| c.set_trace_rules(vec![TraceSamplingRule::new(1.0).with_service("webserver")]));
+        let s = Sampler::new(&c);
+        s.update_agent_rates([("service:webserver,env:prod", 0.0)]);
+        let d = s.sample_root(&root(10).with_env("prod"));
+        assert_eq!((d.priority.get(), d.decision_maker), (2, "-3"));
+        let other = RootSpanInfo::new(TraceId::from_u128(10), "other", "op").with_env("prod");
+        assert_eq!(s.sample_root(&other), SamplingDecision::default_keep());
+    }
+
+    #[test]
+    fn agent_rates_exact_key_then_default_key() {
+        let s = Sampler::new(&SamplingConfig::default());
+        let accepted = s.update_agent_rates(vec![
+            ("service:webserver,env:prod".to_owned(), 0.5),
+            ("service:,env:".to_owned(), 0.0),
+        ]);
+        assert_eq!(accepted, 2);
+        assert!(s.has_agent_rates());
+        let d = s.sample_root(&root(1).with_env("prod"));
+        assert_eq!(d.priority, SamplingPriority::AUTO_KEEP);
+        assert_eq!((d.agent_rate, d.knuth_rate.as_deref()), (Some(0.5), Some("0.5")));
+        assert_eq!(d.mechanism, Mechanism::AgentRate);
+        let d = s.sample_root(&root(10).with_env("prod"));
+        assert_eq!(d.priority, SamplingPriority::AUTO_REJECT);
+        // Env mismatch: the default entry applies.
+        let d = s.sample_root(&root(1).with_env("staging"));
+        assert_eq!((d.priority.get(), d.agent_rate, d.knuth_rate.as_deref()), (0, Some(0.0), Some("0")));
+        assert_eq!(s.agent_rate("webserver", "prod"), Some(0.5));
+        assert_eq!(s.agent_rate("x", ""), Some(0.0));
+    }
+
+    #[test]
+    fn agent_rates_without_default_fall_back_to_default_mechanism() {
+        let s = Sampler::new(&SamplingConfig::default());
+        s.update_agent_rates([("service:webserver,env:prod", 0.5)]);
+        assert_eq!(s.sample_root(&root(1)), SamplingDecision::default_keep());
+        assert_eq!(s.agent_rate("webserver", ""), None);
+    }
+
+    #[test]
+    fn agent_update_replaces_the_whole_table_and_skips_bad_entries() {
+        let s = Sampler::new(&SamplingConfig::default());
+        s.update_agent_rates([("service:a,env:", 0.0), ("service:b,env:", 0.0)]);
+        let accepted = s.update_agent_rates([
+            ("service:a,env:", 1.0),
+            ("service:c", 0.5),
+            ("svc:c,env:", 0.5),
+            ("service:d,env:", 1.5),
+            ("service:e,env:", f64::NAN),
+            ("service:f,env:", -0.1),
+            ("service:x,y,env:z,env:w", 0.25),
+        ]);
+        assert_eq!(accepted, 2);
+        assert_eq!(s.agent_rate("a", ""), Some(1.0));
+        assert_eq!(s.agent_rate("b", ""), None); // not carried over
+        assert_eq!(s.agent_rate("d", ""), None);
+        assert_eq!(s.agent_rate("x,y", "z,env:w"), Some(0.25));
+        s.update_agent_rates(std::iter::empty::<(&str, f64)>());
+        assert!(s.has_agent_rates());
+        assert_eq!(s.sample_root(&root(1)), SamplingDecision::default_keep());
+    }
+
+    #[test]
+    fn tags_reach_the_rules() {
+        let c = config(|c| c.set_trace_rules(vec![TraceSamplingRule::new(0.0).with_tag("tier", "gold")]));
+        let s = Sampler::new(&c);
+        let tags = [("tier", TagValue::Str("GOLD"))];
+        let d = s.sample_root(&root(1).with_tags(&tags));
+        assert_eq!(d.priority, SamplingPriority::USER_REJECT);
+        assert_eq!(s.sample_root(&root(1)).decision_maker, "-0");
+    }
+
+    #[test]
+    fn only_the_low_half_of_the_trace_id_counts() {
+        let c = config(|c| c.set_trace_rules(vec![TraceSamplingRule::new(0.5)]));
+        let s = Sampler::new(&c);
+        for low in [1_u64, 10, 123_456_789, u64::MAX] {
+            let a = RootSpanInfo::new(TraceId::from_parts(0, low), "s", "n");
+            let b = RootSpanInfo::new(TraceId::from_parts(0x640c_fd8d_0000_0000, low), "s", "n");
+            assert_eq!(s.sample_root(&a).priority, s.sample_root(&b).priority);
+            assert_eq!(s.sample_root(&a).is_keep(), knuth_hash(low) <= u64::MAX / 2 + 1);
+        }
+    }
+}
