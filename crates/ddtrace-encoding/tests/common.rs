@@ -113,3 +113,159 @@ pub(crate) fn rich_example() -> Vec<TraceChunk> {
     let second = TraceChunk::new(vec![lone]);
     vec![chunk, second]
 }
+
+/// Proptest strategies for model values that round-trip (see `decode`'s documentation):
+/// no reserved keys in spans, one trace id per chunk, `_dd.p.*` chunk tags, finite event
+/// doubles.
+pub(crate) mod arb {
+    use ddtrace_model::{
+        AttributeArray, AttributeValue, SamplingPriority, Span, SpanEvent, SpanId, SpanLink, Str,
+        TagMap, TraceChunk, TraceId,
+    };
+    use proptest::collection::vec;
+    use proptest::prelude::*;
+
+    /// Any text: ASCII, escapes, controls, non-ASCII, sometimes long.
+    pub(crate) fn text() -> impl Strategy<Value = Str> {
+        prop_oneof![
+            4 => "[a-z0-9 ./_-]{0,12}",
+            2 => "\\PC{0,8}",
+            1 => "[\"\\\\\n\t\u{0}-\u{1f}é€😀]{0,6}",
+            1 => "[a-z]{30,300}",
+        ]
+        .prop_map(Str::from)
+    }
+
+    /// A meta/metric key no encoder rule reserves.
+    pub(crate) fn key() -> impl Strategy<Value = Str> {
+        prop_oneof!["[a-z][a-z0-9._]{0,10}", "\\PC{1,6}"]
+            .prop_filter("reserved key", |k: &String| {
+                !k.starts_with('_') && k != "events"
+            })
+            .prop_map(Str::from)
+    }
+
+    fn map<V: std::fmt::Debug>(
+        value: impl Strategy<Value = V>,
+        max: usize,
+    ) -> impl Strategy<Value = TagMap<V>> {
+        vec((key(), value), 0..max).prop_map(|entries| entries.into_iter().collect())
+    }
+
+    pub(crate) fn span_id() -> impl Strategy<Value = SpanId> {
+        prop_oneof![1u64..300, any::<u64>()].prop_filter_map("zero", SpanId::new)
+    }
+
+    fn trace_id() -> impl Strategy<Value = TraceId> {
+        prop_oneof![
+            any::<u64>().prop_map(|low| TraceId::from_parts(0, low)),
+            any::<u128>().prop_map(TraceId::from_u128),
+        ]
+    }
+
+    fn metric() -> impl Strategy<Value = f64> {
+        prop_oneof![
+            any::<f64>().prop_filter("NaN never equals itself", |v| !v.is_nan()),
+            (-3i32..3).prop_map(f64::from),
+        ]
+    }
+
+    fn finite() -> impl Strategy<Value = f64> {
+        prop_oneof![
+            any::<f64>().prop_filter("JSON has no NaN or infinities", |v| v.is_finite()),
+            (-5i32..5).prop_map(f64::from),
+        ]
+    }
+
+    fn attribute() -> impl Strategy<Value = AttributeValue> {
+        prop_oneof![
+            text().prop_map(AttributeValue::String),
+            any::<bool>().prop_map(AttributeValue::Bool),
+            any::<i64>().prop_map(AttributeValue::Int),
+            finite().prop_map(AttributeValue::Double),
+            vec(text(), 0..3).prop_map(|v| AttributeValue::Array(AttributeArray::String(v))),
+            vec(any::<bool>(), 0..3).prop_map(|v| AttributeValue::Array(AttributeArray::Bool(v))),
+            vec(any::<i64>(), 0..3).prop_map(|v| AttributeValue::Array(AttributeArray::Int(v))),
+            vec(finite(), 0..3).prop_map(|v| AttributeValue::Array(AttributeArray::Double(v))),
+        ]
+    }
+
+    fn link() -> impl Strategy<Value = SpanLink> {
+        (
+            trace_id(),
+            span_id(),
+            text(),
+            proptest::option::of(prop_oneof![0u32..2, 0u32..0x8000_0000]),
+            map(text(), 3),
+        )
+            .prop_map(|(trace_id, span_id, tracestate, flags, attributes)| {
+                let mut link = SpanLink::new(trace_id, span_id);
+                link.tracestate = tracestate;
+                link.flags = flags;
+                link.attributes = attributes;
+                link
+            })
+    }
+
+    fn event() -> impl Strategy<Value = SpanEvent> {
+        (text(), any::<u64>(), map(attribute(), 4)).prop_map(|(name, time, attributes)| {
+            let mut event = SpanEvent::new(name, time);
+            event.attributes = attributes;
+            event
+        })
+    }
+
+    fn span(trace_id: TraceId) -> impl Strategy<Value = Span> {
+        (
+            (
+                text(),
+                text(),
+                text(),
+                text(),
+                span_id(),
+                proptest::option::of(span_id()),
+            ),
+            (any::<i64>(), any::<i64>(), any::<bool>()),
+            (
+                map(text(), 6),
+                map(metric(), 4),
+                map(vec(any::<u8>(), 0..8), 2),
+            ),
+            (vec(link(), 0..3), vec(event(), 0..3)),
+        )
+            .prop_map(move |(strings, numbers, maps, extras)| {
+                let (service, name, resource, span_type, span_id, parent_id) = strings;
+                let mut span = Span::new(trace_id, span_id, name);
+                span.service = service;
+                span.resource = resource;
+                span.span_type = span_type;
+                span.parent_id = parent_id;
+                (span.start, span.duration, span.error) = numbers;
+                (span.meta, span.metrics, span.meta_struct) = maps;
+                (span.links, span.events) = extras;
+                span
+            })
+    }
+
+    pub(crate) fn chunk() -> impl Strategy<Value = TraceChunk> {
+        trace_id().prop_flat_map(|trace_id| {
+            (
+                vec(span(trace_id), 0..5),
+                proptest::option::of(any::<i32>().prop_map(SamplingPriority::new)),
+                proptest::option::of(text()),
+                vec(("_dd\\.p\\.[a-z]{1,6}", text()), 0..3),
+            )
+                .prop_map(|(spans, priority, origin, tags)| {
+                    let mut chunk = TraceChunk::new(spans);
+                    chunk.priority = priority;
+                    chunk.origin = origin;
+                    chunk.tags = tags.into_iter().filter(|(k, _)| k != "_dd.p.tid").collect();
+                    chunk
+                })
+        })
+    }
+
+    pub(crate) fn chunks() -> impl Strategy<Value = Vec<TraceChunk>> {
+        vec(chunk(), 0..4)
+    }
+}

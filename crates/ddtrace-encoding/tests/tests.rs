@@ -3,4 +3,8 @@
 #![allow(clippy::unwrap_used, clippy::indexing_slicing, clippy::panic)]
 
 mod common;
+mod cross_check;
 mod golden;
+mod properties;
+mod vectors;
+mod wire;
