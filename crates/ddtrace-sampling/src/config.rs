@@ -1,7 +1,7 @@
 //! [`SamplingConfig`]: sampling settings from the environment and from code.
 
 use crate::rules::{SPAN_RULES, TRACE_RULES};
-use crate::{Error, SpanSamplingRule, TraceSamplingRule};
+use crate::{Error, Provenance, SpanSamplingRule, TraceSamplingRule};
 
 const SAMPLE_RATE: &str = "DD_TRACE_SAMPLE_RATE";
 const RATE_LIMIT: &str = "DD_TRACE_RATE_LIMIT";
@@ -323,10 +323,30 @@ impl SamplingConfig {
         &self.problems
     }
 
-    /// The trace rules in evaluation order: the rules, then a catch-all rule for the sample
-    /// rate if there is one (`sampling.md` §3.1).
+    /// The trace rules in evaluation order (`sampling.md` §3.1–§3.2): rules of provenance
+    /// `customer`, then `dynamic`, then local ones, each group in its given order, then a
+    /// catch-all rule for the sample rate if there is one.
+    ///
+    /// ```
+    /// use ddtrace_sampling::{Provenance, SamplingConfig, TraceSamplingRule};
+    ///
+    /// let mut config = SamplingConfig::default();
+    /// config.set_trace_rules(vec![
+    ///     TraceSamplingRule::new(0.0),
+    ///     TraceSamplingRule::new(1.0).with_provenance(Provenance::Customer),
+    /// ]);
+    /// config.set_sample_rate(Some(0.5))?;
+    /// let rates: Vec<f64> = config.effective_trace_rules().iter().map(|r| r.sample_rate()).collect();
+    /// assert_eq!(rates, [1.0, 0.0, 0.5]);
+    /// # Ok::<(), ddtrace_sampling::Error>(())
+    /// ```
     pub fn effective_trace_rules(&self) -> Vec<TraceSamplingRule> {
         let mut rules = self.trace_rules.clone();
+        rules.sort_by_key(|r| match r.provenance() {
+            Provenance::Customer => 0,
+            Provenance::Dynamic => 1,
+            _ => 2,
+        });
         if let Some(rate) = self.sample_rate {
             rules.push(TraceSamplingRule::new(rate));
         }
@@ -394,7 +414,10 @@ mod tests {
     #[test]
     fn sample_rate_is_a_catch_all_after_the_rules() {
         let c = from(&[
-            ("DD_TRACE_SAMPLING_RULES", r#"[{"service":"a","sample_rate":0}]"#),
+            (
+                "DD_TRACE_SAMPLING_RULES",
+                r#"[{"service":"a","sample_rate":0}]"#,
+            ),
             ("DD_TRACE_SAMPLE_RATE", "0.5"),
         ]);
         let rules = c.effective_trace_rules();
@@ -411,13 +434,22 @@ mod tests {
             assert_eq!(c.rate_limit(), 7);
             assert!(matches!(c.problems(), [Error::InvalidRate { .. }]), "{bad}");
         }
-        let c = from(&[("DD_TRACE_RATE_LIMIT", "lots"), ("DD_TRACE_SAMPLE_RATE", "1")]);
+        let c = from(&[
+            ("DD_TRACE_RATE_LIMIT", "lots"),
+            ("DD_TRACE_SAMPLE_RATE", "1"),
+        ]);
         assert_eq!(c.rate_limit(), 100);
         assert_eq!(c.sample_rate(), Some(1.0));
-        assert!(matches!(c.problems(), [Error::InvalidInteger { default: 100, .. }]));
+        assert!(matches!(
+            c.problems(),
+            [Error::InvalidInteger { default: 100, .. }]
+        ));
         let c = from(&[("DD_TRACE_RATE_LIMIT", "-5")]);
         assert_eq!(c.rate_limit(), -5);
-        assert!(matches!(c.problems(), [Error::NegativeLimit { value: -5, .. }]));
+        assert!(matches!(
+            c.problems(),
+            [Error::NegativeLimit { value: -5, .. }]
+        ));
         assert_eq!(from(&[("DD_TRACE_RATE_LIMIT", "20.0")]).rate_limit(), 20);
         assert_eq!(from(&[("DD_TRACE_RATE_LIMIT", "2.5")]).rate_limit(), 100);
         let c = from(&[
@@ -444,20 +476,29 @@ mod tests {
         assert_eq!(rate("always_off", None), (Some(0.0), 0));
         assert_eq!(rate("parentbased_always_off", Some("0.3")), (Some(0.0), 0));
         assert_eq!(rate("traceidratio", Some("0.5")), (Some(0.5), 0));
-        assert_eq!(rate("parentbased_traceidratio", Some("0.1")), (Some(0.1), 0));
+        assert_eq!(
+            rate("parentbased_traceidratio", Some("0.1")),
+            (Some(0.1), 0)
+        );
         assert_eq!(rate("traceidratio", None), (Some(1.0), 0));
         assert_eq!(rate("traceidratio", Some("2")), (Some(1.0), 1));
         assert_eq!(rate(" TraceIdRatio ", Some("0.25")), (Some(0.25), 0));
         assert_eq!(rate("jaeger_remote", None), (None, 1));
         assert_eq!(rate("xray", None), (None, 1));
-        let c = from(&[("OTEL_TRACES_SAMPLER", "traceidratio"), ("OTEL_TRACES_SAMPLER_ARG", "0.5")]);
+        let c = from(&[
+            ("OTEL_TRACES_SAMPLER", "traceidratio"),
+            ("OTEL_TRACES_SAMPLER_ARG", "0.5"),
+        ]);
         assert_eq!(c.otel_sampler(), Some(OtelSampler::TraceIdRatio(0.5)));
         assert!(!c.otel_sampler().unwrap().is_parent_based());
     }
 
     #[test]
     fn dd_sample_rate_wins_over_otel() {
-        let c = from(&[("DD_TRACE_SAMPLE_RATE", "0.5"), ("OTEL_TRACES_SAMPLER", "always_off")]);
+        let c = from(&[
+            ("DD_TRACE_SAMPLE_RATE", "0.5"),
+            ("OTEL_TRACES_SAMPLER", "always_off"),
+        ]);
         assert_eq!(c.sample_rate(), Some(0.5));
         assert_eq!(c.otel_sampler(), None);
         assert!(matches!(c.problems(), [Error::ConflictingSettings { .. }]));
@@ -466,7 +507,11 @@ mod tests {
             ("DD_TRACE_SAMPLING_RULES", r#"[{"sample_rate":1}]"#),
             ("OTEL_TRACES_SAMPLER", "always_off"),
         ]);
-        let rates: Vec<f64> = c.effective_trace_rules().iter().map(|r| r.sample_rate()).collect();
+        let rates: Vec<f64> = c
+            .effective_trace_rules()
+            .iter()
+            .map(|r| r.sample_rate())
+            .collect();
         assert_eq!(rates, [1.0, 0.0]);
     }
 
@@ -483,7 +528,10 @@ mod tests {
         assert_eq!(c.span_rules()[0].max_per_second(), Some(3.0));
 
         let c = from(&[
-            ("DD_SPAN_SAMPLING_RULES", r#"[{"service":"web"},{"service":"db"}]"#),
+            (
+                "DD_SPAN_SAMPLING_RULES",
+                r#"[{"service":"web"},{"service":"db"}]"#,
+            ),
             ("DD_SPAN_SAMPLING_RULES_FILE", path),
         ]);
         assert_eq!(c.span_rules().len(), 2);
@@ -497,7 +545,10 @@ mod tests {
         let c = from(&[("DD_SPAN_SAMPLING_RULES_FILE", path)]);
         assert!(matches!(
             c.problems(),
-            [Error::InvalidJson { setting: "DD_SPAN_SAMPLING_RULES_FILE", .. }]
+            [Error::InvalidJson {
+                setting: "DD_SPAN_SAMPLING_RULES_FILE",
+                ..
+            }]
         ));
         std::fs::remove_dir_all(&dir).unwrap();
     }
@@ -507,7 +558,10 @@ mod tests {
         let mut c = from(&[("DD_TRACE_SAMPLE_RATE", "0.5")]);
         c.set_sample_rate(None).unwrap();
         assert_eq!(c.sample_rate(), None);
-        assert!(matches!(c.set_sample_rate(Some(f64::NAN)), Err(Error::InvalidRate { .. })));
+        assert!(matches!(
+            c.set_sample_rate(Some(f64::NAN)),
+            Err(Error::InvalidRate { .. })
+        ));
         c.set_rate_limit(-1);
         c.set_trace_rules(vec![TraceSamplingRule::new(0.3)]);
         c.set_span_rules(vec![SpanSamplingRule::new(1.0).with_name("x")]);

@@ -237,12 +237,19 @@ mod tests {
     #[test]
     fn manual_tags() {
         let p = |key: &str, value: TagValue<'_>| {
-            SamplingDecision::from_manual_tag(key, value).map(|d| (d.priority.get(), d.decision_maker))
+            SamplingDecision::from_manual_tag(key, value)
+                .map(|d| (d.priority.get(), d.decision_maker))
         };
         assert_eq!(p("manual.keep", TagValue::Str("false")), Some((2, "-4")));
         assert_eq!(p("manual.drop", TagValue::Number(0.0)), Some((-1, "-4")));
-        assert_eq!(p("sampling.priority", TagValue::Number(2.0)), Some((2, "-4")));
-        assert_eq!(p("sampling.priority", TagValue::Str(" -1 ")), Some((-1, "-4")));
+        assert_eq!(
+            p("sampling.priority", TagValue::Number(2.0)),
+            Some((2, "-4"))
+        );
+        assert_eq!(
+            p("sampling.priority", TagValue::Str(" -1 ")),
+            Some((-1, "-4"))
+        );
         assert_eq!(p("sampling.priority", TagValue::Str("5")), Some((5, "-4")));
         assert_eq!(p("sampling.priority", TagValue::Number(0.5)), None);
         assert_eq!(p("sampling.priority", TagValue::Str("keep")), None);
@@ -276,16 +283,28 @@ mod tests {
         let mut chunk = TraceChunk::new(vec![root]);
         decision.apply_to_chunk(&mut chunk);
         assert_eq!(chunk.priority, Some(SamplingPriority::USER_KEEP));
-        assert_eq!(chunk.tags.get(tags::DECISION_MAKER).map(Str::as_str), Some("-3"));
-        assert_eq!(chunk.tags.get(tags::KNUTH_SAMPLING_RATE).map(Str::as_str), Some("0.5"));
+        assert_eq!(
+            chunk.tags.get(tags::DECISION_MAKER).map(Str::as_str),
+            Some("-3")
+        );
+        assert_eq!(
+            chunk.tags.get(tags::KNUTH_SAMPLING_RATE).map(Str::as_str),
+            Some("0.5")
+        );
 
         // A later manual override keeps the root's rate metrics but drops the ksr.
         let manual = SamplingDecision::manual_drop();
         manual.apply_to_root(&mut chunk.spans[0]);
         manual.apply_to_chunk(&mut chunk);
-        assert_eq!(chunk.spans[0].metrics.get(tags::SAMPLING_PRIORITY), Some(&-1.0));
+        assert_eq!(
+            chunk.spans[0].metrics.get(tags::SAMPLING_PRIORITY),
+            Some(&-1.0)
+        );
         assert_eq!(chunk.spans[0].metrics.get(tags::RULE_PSR), Some(&0.5));
-        assert_eq!(chunk.tags.get(tags::DECISION_MAKER).map(Str::as_str), Some("-4"));
+        assert_eq!(
+            chunk.tags.get(tags::DECISION_MAKER).map(Str::as_str),
+            Some("-4")
+        );
         assert_eq!(chunk.tags.get(tags::KNUTH_SAMPLING_RATE), None);
         assert!(!manual.is_keep());
         assert_eq!(SamplingDecision::default_keep().decision_maker, "-0");

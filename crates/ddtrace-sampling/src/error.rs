@@ -60,7 +60,9 @@ pub enum Error {
         default: i64,
     },
     /// A negative `DD_TRACE_RATE_LIMIT`: accepted, and it turns the limiter off.
-    #[error("{setting}: negative limit {value}: the rate limiter is disabled (every rule-kept trace is kept)")]
+    #[error(
+        "{setting}: negative limit {value}: the rate limiter is disabled (every rule-kept trace is kept)"
+    )]
     NegativeLimit {
         /// The setting.
         setting: &'static str,

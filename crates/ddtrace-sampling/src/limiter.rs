@@ -268,7 +268,10 @@ mod tests {
 
     fn limiter(rate: f64) -> (RateLimiter, ManualClock) {
         let clock = ManualClock::new();
-        (RateLimiter::with_clock(rate, Arc::new(clock.clone())), clock)
+        (
+            RateLimiter::with_clock(rate, Arc::new(clock.clone())),
+            clock,
+        )
     }
 
     fn admitted(limiter: &RateLimiter, n: usize) -> usize {

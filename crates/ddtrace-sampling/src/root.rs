@@ -151,7 +151,10 @@ impl<'a> RootSpanInfo<'a> {
         RootSpanInfo {
             trace_id: span.trace_id,
             service: &span.service,
-            env: span.meta.get(ddtrace_model::tags::ENV).map_or("", |v| v.as_str()),
+            env: span
+                .meta
+                .get(ddtrace_model::tags::ENV)
+                .map_or("", |v| v.as_str()),
             name: &span.name,
             resource: if span.resource.is_empty() {
                 &span.name
@@ -191,7 +194,10 @@ mod tests {
         assert_eq!(span.tag("b"), Some(TagValue::Number(2.0)));
         assert_eq!(span.tag("c"), None);
         let info = RootSpanInfo::from_span(&span);
-        assert_eq!((info.service, info.env, info.name, info.resource), ("svc", "prod", "op", "op"));
+        assert_eq!(
+            (info.service, info.env, info.name, info.resource),
+            ("svc", "prod", "op", "op")
+        );
         assert_eq!(info.tags.tag("b"), Some(TagValue::Number(2.0)));
         assert!(format!("{info:?}").contains("svc"));
         assert_eq!(NoTags.tag("a"), None);

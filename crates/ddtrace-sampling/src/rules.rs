@@ -300,7 +300,8 @@ struct IntBuf {
 impl IntBuf {
     /// The decimal text of `n` if it fits an `i64` exactly (|n| < 2^63).
     fn format(&mut self, n: f64) -> Option<&str> {
-        if n.abs() >= 9.223_372_036_854_775_807e18 {
+        if n.abs() >= i64::MAX as f64 {
+            // 2^63 and beyond do not fit.
             return None;
         }
         let v = n as i64;
@@ -443,8 +444,14 @@ fn tags_field(fields: &Map<String, Value>) -> Result<Vec<(Str, Glob)>, String> {
                 let key = item.get("key").and_then(Value::as_str);
                 let glob = item.get("value_glob").and_then(pattern_text);
                 match (key, glob) {
-                    (Some(key), Some(glob)) => tags.push((Str::from(key.to_owned()), Glob::new(&glob))),
-                    _ => return Err(format!("tag entry {item} needs string `key` and `value_glob`")),
+                    (Some(key), Some(glob)) => {
+                        tags.push((Str::from(key.to_owned()), Glob::new(&glob)))
+                    }
+                    _ => {
+                        return Err(format!(
+                            "tag entry {item} needs string `key` and `value_glob`"
+                        ));
+                    }
                 }
             }
         }
@@ -496,7 +503,9 @@ fn parse_span_rule(
         None | Some(Value::Null) => None,
         Some(Value::Number(n)) => match n.as_f64() {
             Some(limit) if limit < 0.0 => {
-                warnings.push(format!("`max_per_second` {n} is negative; no limit applied"));
+                warnings.push(format!(
+                    "`max_per_second` {n} is negative; no limit applied"
+                ));
                 None
             }
             Some(limit) => Some(limit),
@@ -527,7 +536,9 @@ mod tests {
     fn absent_fields_match_anything_and_present_ones_must_all_match() {
         let none: [(&str, TagValue<'_>); 0] = [];
         assert!(TraceSamplingRule::new(1.0).matches(&root(&none)));
-        let rule = TraceSamplingRule::new(1.0).with_resource("/b*").with_name("web.request.non-matching");
+        let rule = TraceSamplingRule::new(1.0)
+            .with_resource("/b*")
+            .with_name("web.request.non-matching");
         assert!(!rule.matches(&root(&none)));
         let rule = TraceSamplingRule::new(1.0)
             .with_service("WEB*")
@@ -540,7 +551,9 @@ mod tests {
     fn tag_values_spec_rules() {
         let check = |glob: &str, value: TagValue<'_>| {
             let tags = [("tag", value)];
-            TraceSamplingRule::new(0.0).with_tag("tag", glob).matches(&root(&tags))
+            TraceSamplingRule::new(0.0)
+                .with_tag("tag", glob)
+                .matches(&root(&tags))
         };
         assert!(check("f??", TagValue::Str("foo")));
         assert!(check("FOO", TagValue::Str("foo")));
@@ -558,11 +571,22 @@ mod tests {
         assert!(check("*", TagValue::Number(f64::NAN)));
         assert!(!check("?", TagValue::Number(f64::INFINITY)));
         assert!(check("1e+30", TagValue::Str("1e+30")));
-        assert!(check("1000000000000000019884624838656", TagValue::Number(1e30)));
+        assert!(check(
+            "1000000000000000019884624838656",
+            TagValue::Number(1e30)
+        ));
         // A missing tag never matches, even `*`; keys are case-sensitive.
         let tags = [("tag", TagValue::Str("foo"))];
-        assert!(!TraceSamplingRule::new(0.0).with_tag("missing", "*").matches(&root(&tags)));
-        assert!(!TraceSamplingRule::new(0.0).with_tag("Tag", "foo").matches(&root(&tags)));
+        assert!(
+            !TraceSamplingRule::new(0.0)
+                .with_tag("missing", "*")
+                .matches(&root(&tags))
+        );
+        assert!(
+            !TraceSamplingRule::new(0.0)
+                .with_tag("Tag", "foo")
+                .matches(&root(&tags))
+        );
     }
 
     #[test]
@@ -585,7 +609,10 @@ mod tests {
         assert_eq!(r.resource().map(Glob::as_str), Some("r?"));
         let tags: Vec<(&str, &str)> = r.tags().map(|(k, g)| (k, g.as_str())).collect();
         // Tag patterns are independent, so their order does not matter (serde_json sorts keys).
-        assert_eq!(tags, [("a", "1"), ("b", "true"), ("code", "200"), ("f", "2.5")]);
+        assert_eq!(
+            tags,
+            [("a", "1"), ("b", "true"), ("code", "200"), ("f", "2.5")]
+        );
         assert_eq!(r.sample_rate(), 0.5);
         assert_eq!(r.provenance(), Provenance::Dynamic);
     }
@@ -629,7 +656,13 @@ mod tests {
     fn parse_whole_list_errors() {
         let (rules, problems) = TraceSamplingRule::parse_json("[{not json");
         assert!(rules.is_empty());
-        assert!(matches!(problems[..], [Error::InvalidJson { setting: TRACE_RULES, .. }]));
+        assert!(matches!(
+            problems[..],
+            [Error::InvalidJson {
+                setting: TRACE_RULES,
+                ..
+            }]
+        ));
         let (rules, problems) = TraceSamplingRule::parse_json(r#"{"sample_rate":1}"#);
         assert!(rules.is_empty());
         assert!(matches!(problems[..], [Error::NotAList { .. }]));

@@ -15,8 +15,8 @@ use crate::{
 ///
 /// Precedence (`sampling.md` §3–§6), first that applies wins:
 ///
-/// 1. the first matching trace sampling rule (`DD_TRACE_SAMPLING_RULES`, then the catch-all
-///    rule of `DD_TRACE_SAMPLE_RATE` / `OTEL_TRACES_SAMPLER`): Knuth sampling at the rule's
+/// 1. the first matching trace sampling rule (`DD_TRACE_SAMPLING_RULES`, remote-provenance
+///    rules first, then the catch-all rule of `DD_TRACE_SAMPLE_RATE` / `OTEL_TRACES_SAMPLER`): Knuth sampling at the rule's
 ///    rate, then the rate limiter for kept traces → priority 2 / −1, dm `-3` (`-11`/`-12`);
 /// 2. the agent rate for `(service, env)`, or the agent's default `service:,env:` rate →
 ///    priority 1 / 0, dm `-1`;
@@ -136,7 +136,10 @@ impl Sampler {
             };
         }
         let table = self.agent_rates.read();
-        match table.as_ref().and_then(|t| t.lookup(root.service, root.env)) {
+        match table
+            .as_ref()
+            .and_then(|t| t.lookup(root.service, root.env))
+        {
             Some(agent) => SamplingDecision {
                 priority: if knuth_sample(id, agent.rate) {
                     SamplingPriority::AUTO_KEEP
@@ -202,7 +205,7 @@ impl Sampler {
                     .insert(env.into(), entry);
             }
         }
-        let old = std::mem::replace(&mut *self.agent_rates.write(), Some(table));
+        let old = self.agent_rates.write().replace(table);
         drop(old); // freed after the write lock is released
         accepted
     }
@@ -321,11 +324,18 @@ mod tests {
         let a = RootSpanInfo::new(TraceId::from_u128(1), "a", "op");
         assert_eq!(s.sample_root(&a).decision_maker, "-11");
         assert_eq!(s.sample_root(&root(1)).decision_maker, "-12");
+        let order: Vec<crate::Provenance> = s.rules().map(|r| r.provenance()).collect();
+        assert_eq!(
+            order,
+            [crate::Provenance::Customer, crate::Provenance::Dynamic]
+        );
     }
 
     #[test]
     fn rules_win_over_agent_rates() {
-        let c = config(|c| c.set_trace_rules(vec![TraceSamplingRule::new(1.0).with_service("webserver")]));
+        let c = config(|c| {
+            c.set_trace_rules(vec![TraceSamplingRule::new(1.0).with_service("webserver")])
+        });
         let s = Sampler::new(&c);
         s.update_agent_rates([("service:webserver,env:prod", 0.0)]);
         let d = s.sample_root(&root(10).with_env("prod"));
@@ -345,13 +355,19 @@ mod tests {
         assert!(s.has_agent_rates());
         let d = s.sample_root(&root(1).with_env("prod"));
         assert_eq!(d.priority, SamplingPriority::AUTO_KEEP);
-        assert_eq!((d.agent_rate, d.knuth_rate.as_deref()), (Some(0.5), Some("0.5")));
+        assert_eq!(
+            (d.agent_rate, d.knuth_rate.as_deref()),
+            (Some(0.5), Some("0.5"))
+        );
         assert_eq!(d.mechanism, Mechanism::AgentRate);
         let d = s.sample_root(&root(10).with_env("prod"));
         assert_eq!(d.priority, SamplingPriority::AUTO_REJECT);
         // Env mismatch: the default entry applies.
         let d = s.sample_root(&root(1).with_env("staging"));
-        assert_eq!((d.priority.get(), d.agent_rate, d.knuth_rate.as_deref()), (0, Some(0.0), Some("0")));
+        assert_eq!(
+            (d.priority.get(), d.agent_rate, d.knuth_rate.as_deref()),
+            (0, Some(0.0), Some("0"))
+        );
         assert_eq!(s.agent_rate("webserver", "prod"), Some(0.5));
         assert_eq!(s.agent_rate("x", ""), Some(0.0));
     }
@@ -389,7 +405,9 @@ mod tests {
 
     #[test]
     fn tags_reach_the_rules() {
-        let c = config(|c| c.set_trace_rules(vec![TraceSamplingRule::new(0.0).with_tag("tier", "gold")]));
+        let c = config(|c| {
+            c.set_trace_rules(vec![TraceSamplingRule::new(0.0).with_tag("tier", "gold")])
+        });
         let s = Sampler::new(&c);
         let tags = [("tier", TagValue::Str("GOLD"))];
         let d = s.sample_root(&root(1).with_tags(&tags));
@@ -405,7 +423,10 @@ mod tests {
             let a = RootSpanInfo::new(TraceId::from_parts(0, low), "s", "n");
             let b = RootSpanInfo::new(TraceId::from_parts(0x640c_fd8d_0000_0000, low), "s", "n");
             assert_eq!(s.sample_root(&a).priority, s.sample_root(&b).priority);
-            assert_eq!(s.sample_root(&a).is_keep(), knuth_hash(low) <= u64::MAX / 2 + 1);
+            assert_eq!(
+                s.sample_root(&a).is_keep(),
+                knuth_hash(low) <= u64::MAX / 2 + 1
+            );
         }
     }
 }

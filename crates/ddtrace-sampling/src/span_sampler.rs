@@ -148,7 +148,10 @@ mod tests {
             let mut c = chunk(priority, vec![span(1, "web", "r")]);
             assert_eq!(s.sample_chunk(&mut c), kept, "{priority:?}");
             assert_eq!(c.spans[0].metrics.len(), 2 * kept); // mechanism + rule rate
-            assert_eq!(c.spans[0].metrics.get(tags::SPAN_SAMPLING_MAX_PER_SECOND), None);
+            assert_eq!(
+                c.spans[0].metrics.get(tags::SPAN_SAMPLING_MAX_PER_SECOND),
+                None
+            );
         }
         assert!(SpanSampler::new(Vec::new()).is_empty());
     }
@@ -162,11 +165,17 @@ mod tests {
         assert_eq!(s.rules().len(), 2);
         let mut c = chunk(
             Some(SamplingPriority::USER_REJECT),
-            vec![span(1, "webserver", "web.request"), span(2, "webserver", "db.query")],
+            vec![
+                span(1, "webserver", "web.request"),
+                span(2, "webserver", "db.query"),
+            ],
         );
         assert_eq!(s.sample_chunk(&mut c), 1);
         assert!(c.spans[0].metrics.is_empty());
-        assert_eq!(c.spans[1].metrics.get(tags::SPAN_SAMPLING_RULE_RATE), Some(&1.0));
+        assert_eq!(
+            c.spans[1].metrics.get(tags::SPAN_SAMPLING_RULE_RATE),
+            Some(&1.0)
+        );
     }
 
     #[test]
@@ -183,8 +192,12 @@ mod tests {
         let clock = ManualClock::new();
         let s = SpanSampler::with_clock(
             vec![
-                SpanSamplingRule::new(1.0).with_name("item").with_max_per_second(1.0),
-                SpanSamplingRule::new(1.0).with_name("other").with_max_per_second(2.0),
+                SpanSamplingRule::new(1.0)
+                    .with_name("item")
+                    .with_max_per_second(1.0),
+                SpanSamplingRule::new(1.0)
+                    .with_name("other")
+                    .with_max_per_second(2.0),
             ],
             Arc::new(clock.clone()),
         );
@@ -202,7 +215,10 @@ mod tests {
             .collect();
         assert_eq!(limits, [Some(2.0), Some(1.0), Some(2.0), None, None, None]);
         clock.advance(Duration::from_secs(1));
-        let mut again = chunk(Some(SamplingPriority::AUTO_REJECT), vec![span(8, "svc", "item")]);
+        let mut again = chunk(
+            Some(SamplingPriority::AUTO_REJECT),
+            vec![span(8, "svc", "item")],
+        );
         assert_eq!(s.sample_chunk(&mut again), 1);
     }
 }
