@@ -30,6 +30,9 @@ pub const DEFAULT_CHECKS: &[&str] = &[
     "trace_stall",
 ];
 
+/// Default virtual-memory cap of an agent process, in MiB (an idle agent maps about 600).
+pub const DEFAULT_MEMORY_LIMIT_MIB: u64 = 3072;
+
 /// How often to retry when a picked port was taken by someone else before the agent bound it.
 const PORT_ATTEMPTS: usize = 4;
 
@@ -41,6 +44,7 @@ pub struct TestAgentBuilder {
     disable_error_responses: bool,
     startup_timeout: Duration,
     request_timeout: Duration,
+    memory_limit_mib: Option<u64>,
 }
 
 impl Default for TestAgentBuilder {
@@ -51,6 +55,7 @@ impl Default for TestAgentBuilder {
             disable_error_responses: false,
             startup_timeout: Duration::from_secs(15),
             request_timeout: Duration::from_secs(10),
+            memory_limit_mib: Some(DEFAULT_MEMORY_LIMIT_MIB),
         }
     }
 }
@@ -92,6 +97,13 @@ impl TestAgentBuilder {
         self
     }
 
+    /// Caps the agent's virtual memory (Unix only; default [`DEFAULT_MEMORY_LIMIT_MIB`]);
+    /// `None` removes the cap.
+    pub fn memory_limit_mib(mut self, limit: Option<u64>) -> Self {
+        self.memory_limit_mib = limit;
+        self
+    }
+
     /// Installs the agent if needed ([`ensure_test_agent`]), starts it on free loopback ports
     /// and waits until it answers `GET /info`.
     ///
@@ -123,7 +135,7 @@ impl TestAgentBuilder {
         let log_err = log
             .try_clone()
             .map_err(|e| Error::io("duplicating the log file handle", e))?;
-        let mut cmd = Command::new(exe);
+        let mut cmd = self.command(exe);
         cmd.current_dir(run_dir)
             .args(["--host", "127.0.0.1"])
             .args(["--port", &port.to_string()])
@@ -177,6 +189,28 @@ impl TestAgentBuilder {
         };
         agent.wait_ready(self.startup_timeout)?;
         Ok(agent)
+    }
+}
+
+impl TestAgentBuilder {
+    /// The agent's command, under a virtual-memory cap where the platform has `ulimit`.
+    ///
+    /// The cap matters: ddapm-test-agent 1.69.1 pretty-prints every chunk it receives, and a
+    /// chunk with a span whose `span_id` is 0 sends that printer into an endless loop that
+    /// grows one string until the machine runs out of memory. Under the cap Python raises
+    /// `MemoryError` after a few seconds instead, the request is answered 400, and the agent
+    /// lives on.
+    fn command(&self, exe: &Path) -> Command {
+        match self.memory_limit_mib {
+            Some(mib) if cfg!(unix) => {
+                let mut cmd = Command::new("/bin/sh");
+                // `$0` is the executable, `$@` its arguments (added by the caller).
+                let script = format!("ulimit -v {} 2>/dev/null; exec \"$0\" \"$@\"", mib * 1024);
+                cmd.arg("-c").arg(script).arg(exe);
+                cmd
+            }
+            _ => Command::new(exe),
+        }
     }
 }
 

@@ -42,7 +42,7 @@ mod http;
 mod install;
 mod received;
 
-pub use agent::{DEFAULT_CHECKS, Session, TestAgent, TestAgentBuilder};
+pub use agent::{DEFAULT_CHECKS, DEFAULT_MEMORY_LIMIT_MIB, Session, TestAgent, TestAgentBuilder};
 pub use error::{Error, Result};
 pub use http::{HttpResponse, base64_decode, percent_encode};
 pub use install::{

@@ -340,3 +340,22 @@ fn dropping_the_agent_stops_it() {
     let refused = std::net::TcpStream::connect(("127.0.0.1", port)).is_err();
     assert!(refused, "{url} still accepts connections after drop");
 }
+
+#[test]
+fn span_id_zero_cannot_exhaust_memory() {
+    // ddapm-test-agent loops forever printing a chunk that holds a span with span_id 0; the
+    // memory cap turns that into a 400 within seconds, and the agent keeps serving. A lower
+    // cap than the default gets there sooner.
+    let agent = TestAgent::builder()
+        .memory_limit_mib(Some(1024))
+        .request_timeout(Duration::from_secs(120))
+        .start()
+        .unwrap();
+    let mut body = vec![0x91, 0x91, 0x83];
+    body.extend_from_slice(b"\xa4name\xa2op\xa8trace_id\x01\xa7span_id\x00");
+    let answer = agent
+        .request("PUT", "/v0.4/traces", HEADERS_OK, &body)
+        .unwrap();
+    assert_eq!(answer.status, 400, "{}", answer.text());
+    assert_eq!(agent.info().unwrap()["version"], "test");
+}
