@@ -1,6 +1,6 @@
 //! The `b3` (single header) and `b3multi` styles (propagation.md §4–5).
 
-use ddtrace_model::{SamplingPriority, SpanId, TraceId, tags};
+use ddtrace_model::{SamplingPriority, SpanId, TraceId};
 
 use crate::util::hex_exact;
 use crate::{Carrier, ExtractedContext, InjectContext, Style};
@@ -42,11 +42,6 @@ fn context(
     let mut ctx = ExtractedContext::new(style, trace_id);
     ctx.parent_id = Some(span_id);
     ctx.priority = priority.map(SamplingPriority::new);
-    let high = trace_id.high();
-    if high != 0 {
-        ctx.tags
-            .insert(tags::TRACE_ID_HIGH, format!("{high:016x}").into());
-    }
     ctx
 }
 
@@ -67,9 +62,10 @@ pub(crate) fn extract_single(carrier: &dyn Carrier) -> Option<ExtractedContext> 
         Some("1") => Some(1),
         Some("0") => Some(0),
         Some("d") => Some(2),
+        // An unknown sampling state defers the decision, like an absent one.
         Some(other) => {
-            log::debug!("invalid b3 sampling state {other:?}");
-            return None;
+            log::debug!("unknown b3 sampling state {other:?}");
+            None
         }
     };
     Some(context(Style::B3, trace_id, span_id, priority))
@@ -128,7 +124,6 @@ pub(crate) fn inject_multi(ctx: &InjectContext<'_>, carrier: &mut dyn Carrier) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use ddtrace_model::Str;
     use std::collections::HashMap;
 
     fn h(pairs: &[(&str, &str)]) -> HashMap<String, String> {
@@ -156,10 +151,11 @@ mod tests {
         )]))
         .unwrap();
         assert_eq!(ctx.priority, Some(SamplingPriority::USER_KEEP));
-        assert_eq!(
-            ctx.tags.get("_dd.p.tid").map(Str::as_str),
-            Some("80f198ee56343ba8")
-        );
+        assert_eq!(ctx.trace_id.high(), 0x80f1_98ee_5634_3ba8);
+        assert!(ctx.tags.is_empty());
+        let unknown_state = "80f198ee56343ba864fe8b2a57d3eff7-e457b5a2e4d86bd1-true";
+        let ctx = extract_single(&h(&[("b3", unknown_state)])).unwrap();
+        assert_eq!(ctx.priority, None);
         for bad in [
             "0",
             "1",
@@ -168,7 +164,6 @@ mod tests {
             "xyz-abc-1",
             "",
             "180f198ee56343ba864fe8b2a57d3eff7-e457b5a2e4d86bd1-1",
-            "80f198ee56343ba864fe8b2a57d3eff7-e457b5a2e4d86bd1-true",
         ] {
             assert!(extract_single(&h(&[("b3", bad)])).is_none(), "{bad}");
         }

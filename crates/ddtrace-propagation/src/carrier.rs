@@ -111,7 +111,7 @@ mod tests {
         h.insert("TraceState".into(), "a=1".into());
         h.insert("tracestate".into(), "b=2".into());
         assert_eq!(Carrier::get(&h, "tracestate"), Some("b=2"));
-        assert_eq!(Carrier::get(&h, "TRACESTATE").is_some(), true);
+        assert!(Carrier::get(&h, "TRACESTATE").is_some());
         assert_eq!(Carrier::get_all(&h, "tracestate"), vec!["a=1", "b=2"]);
         assert!(Carrier::get(&h, "traceparent").is_none());
 

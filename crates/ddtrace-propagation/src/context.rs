@@ -6,8 +6,10 @@ use crate::{Baggage, Style};
 
 /// A trace context read from headers: the remote parent of the next local span.
 ///
-/// Propagated tags hold the `_dd.p.*` trace tags in the order received; when the trace id has
-/// non-zero high bits they include `_dd.p.tid` (so that the local root carries it). The
+/// Propagated tags hold the `_dd.p.*` trace tags in the order received. The high half of the
+/// trace id is always in `trace_id`; `_dd.p.tid` is among the tags only when it came in
+/// `x-datadog-tags` (then in its received position). A tracer sets `_dd.p.tid` on the local
+/// root from `trace_id.high()`, and injection derives it from the trace id. The
 /// fields `last_parent_id` and `propagation_error` are the values of the local root's
 /// `_dd.parent_id` and `_dd.propagation_error` tags.
 #[derive(Debug, Clone, PartialEq)]

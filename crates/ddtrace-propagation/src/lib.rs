@@ -23,7 +23,7 @@
 //! assert_eq!(remote.priority.map(|p| p.get()), Some(2));
 //! assert_eq!(remote.origin.as_deref(), Some("rum"));
 //! assert_eq!(remote.tags.get("_dd.p.dm").map(|v| v.as_str()), Some("-4"));
-//! assert_eq!(remote.tags.get("_dd.p.tid").map(|v| v.as_str()), Some("4bf92f3577b34da6"));
+//! assert_eq!(remote.trace_id.high(), 0x4bf92f3577b34da6);
 //!
 //! // Forward the remote context unchanged (a proxy), or build an InjectContext for a child span.
 //! let mut out = HashMap::new();

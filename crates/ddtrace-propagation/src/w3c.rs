@@ -68,6 +68,7 @@ pub(crate) fn extract(carrier: &dyn Carrier) -> Option<ExtractedContext> {
 
     let tracestate = normalise_tracestate(&carrier.get_all(TRACESTATE));
     let mut s = None;
+    let mut has_dd = false;
     if let Some(ts) = &tracestate {
         // W3C keys are unique; if `dd` appears twice anyway, the last one counts.
         let dd = ts
@@ -75,13 +76,16 @@ pub(crate) fn extract(carrier: &dyn Carrier) -> Option<ExtractedContext> {
             .filter_map(|m| m.strip_prefix("dd="))
             .next_back();
         if let Some(dd) = dd {
+            has_dd = true;
             s = parse_dd_member(dd, &mut ctx);
         }
     }
     ctx.tracestate = tracestate.map(Str::from);
 
-    // §3.2 step 5: reconcile the sampled flag with `s`.
+    // §3.2 step 5: reconcile the sampled flag with `s` (only with a `dd` member; without one
+    // the priority is the sampled flag and no decision maker is set).
     let priority = match (sampled, s) {
+        _ if !has_dd => i32::from(sampled),
         (true, Some(s)) if s > 0 => s,
         (true, _) => {
             ctx.tags
@@ -95,11 +99,6 @@ pub(crate) fn extract(carrier: &dyn Carrier) -> Option<ExtractedContext> {
         }
     };
     ctx.priority = Some(SamplingPriority::new(priority));
-    let high = trace_id.high();
-    if high != 0 {
-        ctx.tags
-            .insert(tags::TRACE_ID_HIGH, format!("{high:016x}").into());
-    }
     Some(ctx)
 }
 
@@ -212,7 +211,8 @@ fn build_tracestate(ctx: &InjectContext<'_>) -> Option<String> {
         part.push(':');
         encode_value(value, false, &mut part);
         if out.len() + usize::from(parts > 0) + part.len() > MAX_DD_MEMBER_LEN {
-            break;
+            // Skip this tag; a shorter one further on may still fit.
+            continue;
         }
         sep(&mut out, &mut parts);
         out.push_str(&part);
