@@ -7,6 +7,13 @@ use crate::TagValue;
 /// The `_dd.p.dm` (decision maker) values this crate produces (`sampling.md` §1).
 ///
 /// The leading `-` is a separator, not a sign.
+///
+/// ```
+/// use ddtrace_sampling::{decision_maker, SamplingDecision};
+///
+/// assert_eq!(SamplingDecision::manual_keep().decision_maker, decision_maker::MANUAL);
+/// assert_eq!(decision_maker::DEFAULT, "-0");
+/// ```
 pub mod decision_maker {
     /// Default mechanism: no agent rates yet (priority 1).
     pub const DEFAULT: &str = "-0";
@@ -23,6 +30,17 @@ pub mod decision_maker {
 }
 
 /// The mechanism that took a [`SamplingDecision`].
+///
+/// ```
+/// use ddtrace_model::TraceId;
+/// use ddtrace_sampling::{Mechanism, RootSpanInfo, Sampler, SamplingConfig};
+///
+/// let sampler = Sampler::new(&SamplingConfig::default());
+/// let root = RootSpanInfo::new(TraceId::from_u128(1), "svc", "op");
+/// assert_eq!(sampler.sample_root(&root).mechanism, Mechanism::Default);
+/// sampler.update_agent_rates([("service:svc,env:", 1.0)]);
+/// assert_eq!(sampler.sample_root(&root).mechanism, Mechanism::AgentRate);
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Mechanism {

@@ -10,6 +10,14 @@ use parking_lot::Mutex;
 /// A monotonic time source for rate limiters.
 ///
 /// Production code uses [`MonotonicClock`]; tests use [`ManualClock`] to get exact counts.
+///
+/// ```
+/// use ddtrace_sampling::{Clock, MonotonicClock};
+///
+/// let clock = MonotonicClock::new();
+/// let before = clock.now();
+/// assert!(clock.now() >= before);
+/// ```
 pub trait Clock: Send + Sync + fmt::Debug {
     /// Time elapsed since an arbitrary fixed origin; never decreases.
     fn now(&self) -> Duration;
@@ -78,6 +86,13 @@ impl Clock for ManualClock {
 }
 
 /// What one [`RateLimiter::check`] decided.
+///
+/// ```
+/// use ddtrace_sampling::{LimiterOutcome, RateLimiter};
+///
+/// let outcome = RateLimiter::new(0.0).check();
+/// assert_eq!(outcome, LimiterOutcome { allowed: false, effective_rate: 0.0 });
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct LimiterOutcome {
     /// Whether the item was let through.

@@ -5,6 +5,23 @@ use std::fmt;
 use ddtrace_model::{Span, Str, TagMap, TraceId};
 
 /// The value of a span tag as sampling rules see it: a string (meta) or a number (metric).
+///
+/// Integer-valued numbers match rule patterns as their decimal text (`20.0` matches `2?`);
+/// other numbers match only all-`*` patterns (`sampling.md` §3.3).
+///
+/// ```
+/// use ddtrace_model::TraceId;
+/// use ddtrace_sampling::{RootSpanInfo, TagValue, TraceSamplingRule};
+///
+/// let rule = TraceSamplingRule::new(1.0).with_tag("retries", "2?");
+/// let matches = |value| {
+///     let tags = [("retries", value)];
+///     rule.matches(&RootSpanInfo::new(TraceId::from_u128(1), "s", "n").with_tags(&tags))
+/// };
+/// assert!(matches(TagValue::Number(20.0)));
+/// assert!(!matches(TagValue::Number(20.5)));
+/// assert!(matches(TagValue::Str("2x")));
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum TagValue<'a> {
     /// A string tag (Datadog `meta`).
@@ -32,6 +49,12 @@ pub trait TagLookup {
 }
 
 /// A span without tags.
+///
+/// ```
+/// use ddtrace_sampling::{NoTags, TagLookup};
+///
+/// assert_eq!(NoTags.tag("anything"), None);
+/// ```
 #[derive(Debug, Clone, Copy, Default)]
 pub struct NoTags;
 

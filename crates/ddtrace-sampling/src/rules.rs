@@ -9,7 +9,16 @@ use crate::{Error, Glob, RootSpanInfo, TagValue};
 pub(crate) const TRACE_RULES: &str = "DD_TRACE_SAMPLING_RULES";
 pub(crate) const SPAN_RULES: &str = "DD_SPAN_SAMPLING_RULES";
 
-/// Where a trace sampling rule comes from; it selects the decision maker.
+/// Where a trace sampling rule comes from; it selects the decision maker and the rule's
+/// place in the evaluation order (`customer`, then `dynamic`, then local rules).
+///
+/// ```
+/// use ddtrace_sampling::Provenance;
+///
+/// assert_eq!(Provenance::Local.decision_maker(), "-3");
+/// assert_eq!(Provenance::Customer.decision_maker(), "-11");
+/// assert_eq!(Provenance::Dynamic.decision_maker(), "-12");
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[non_exhaustive]
 pub enum Provenance {

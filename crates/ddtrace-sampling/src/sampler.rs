@@ -80,6 +80,11 @@ impl AgentRates {
     }
 }
 
+/// The `_dd.p.ksr` text of a rate, shared so that each decision clones it without allocating.
+fn shared_rate_text(rate: f64) -> Str {
+    Str::from(Arc::<str>::from(format_rate(rate)))
+}
+
 impl Sampler {
     /// A sampler for this configuration, on the process's monotonic clock.
     pub fn new(config: &SamplingConfig) -> Self {
@@ -93,7 +98,7 @@ impl Sampler {
             .effective_trace_rules()
             .into_iter()
             .map(|rule| ActiveRule {
-                knuth_rate: format_rate(rule.sample_rate()).into(),
+                knuth_rate: shared_rate_text(rule.sample_rate()),
                 rule,
             })
             .collect();
@@ -107,19 +112,73 @@ impl Sampler {
 
     /// Decides the priority of a new trace from its local root.
     ///
-    /// Call it when the local root starts (provisional decision) and, while the decision is
-    /// not locked, again when it finishes (`sampling.md` §2). A rule-kept trace takes a
-    /// limiter token on each call.
+    /// Call it when the local root starts (the provisional decision); while the decision is
+    /// not locked, call [`resample_root`](Self::resample_root) when the root finishes
+    /// (`sampling.md` §2).
     pub fn sample_root(&self, root: &RootSpanInfo<'_>) -> SamplingDecision {
+        self.decide(root, None)
+    }
+
+    /// Re-evaluates an unlocked provisional decision when the local root finishes, with the
+    /// root's final service, name, resource and tags.
+    ///
+    /// The rate limiter is consulted once per trace: if the final evaluation keeps the trace
+    /// by a rule of the same rate and provenance as the provisional decision, which already
+    /// went through the limiter, the provisional limiter outcome is reused
+    /// (`sampling.md` §2 item 5).
+    ///
+    /// ```
+    /// use ddtrace_model::TraceId;
+    /// use ddtrace_sampling::{RootSpanInfo, Sampler, SamplingConfig, TraceSamplingRule};
+    ///
+    /// let mut config = SamplingConfig::default();
+    /// config.set_trace_rules(vec![TraceSamplingRule::new(1.0).with_resource("GET /*")]);
+    /// config.set_rate_limit(1);
+    /// let sampler = Sampler::new(&config);
+    /// let start = RootSpanInfo::new(TraceId::from_u128(1), "web", "http.request").with_resource("GET /a");
+    /// let provisional = sampler.sample_root(&start); // takes the only token
+    /// let end = start.with_resource("GET /b");
+    /// let last = sampler.resample_root(&end, &provisional); // same rule outcome: no new token
+    /// assert!(last.is_keep());
+    /// assert_eq!(last.limit_rate, provisional.limit_rate);
+    /// ```
+    pub fn resample_root(
+        &self,
+        root: &RootSpanInfo<'_>,
+        provisional: &SamplingDecision,
+    ) -> SamplingDecision {
+        self.decide(root, Some(provisional))
+    }
+
+    fn decide(
+        &self,
+        root: &RootSpanInfo<'_>,
+        provisional: Option<&SamplingDecision>,
+    ) -> SamplingDecision {
         let id = root.trace_id.low();
         if let Some(active) = self.rules.iter().find(|r| r.rule.matches(root)) {
             let rate = active.rule.sample_rate();
+            let decision_maker = active.rule.provenance().decision_maker();
             let mut keep = knuth_sample(id, rate);
             let mut limit_rate = None;
             if keep {
-                let outcome = self.limiter.check();
-                keep = outcome.allowed;
-                limit_rate = Some(outcome.effective_rate);
+                let reusable = provisional.filter(|p| {
+                    p.mechanism == Mechanism::Rule
+                        && p.rule_rate == Some(rate)
+                        && p.decision_maker == decision_maker
+                        && p.limit_rate.is_some()
+                });
+                match reusable {
+                    Some(p) => {
+                        keep = p.is_keep();
+                        limit_rate = p.limit_rate;
+                    }
+                    None => {
+                        let outcome = self.limiter.check();
+                        keep = outcome.allowed;
+                        limit_rate = Some(outcome.effective_rate);
+                    }
+                }
             }
             return SamplingDecision {
                 priority: if keep {
@@ -128,7 +187,7 @@ impl Sampler {
                     SamplingPriority::USER_REJECT
                 },
                 mechanism: Mechanism::Rule,
-                decision_maker: active.rule.provenance().decision_maker(),
+                decision_maker,
                 rule_rate: Some(rate),
                 limit_rate,
                 agent_rate: None,
@@ -192,7 +251,7 @@ impl Sampler {
             };
             let entry = AgentRate {
                 rate,
-                knuth_rate: format_rate(rate).into(),
+                knuth_rate: shared_rate_text(rate),
             };
             accepted += 1;
             if service.is_empty() && env.is_empty() {
@@ -413,6 +472,46 @@ mod tests {
         let d = s.sample_root(&root(1).with_tags(&tags));
         assert_eq!(d.priority, SamplingPriority::USER_REJECT);
         assert_eq!(s.sample_root(&root(1)).decision_maker, "-0");
+    }
+
+    #[test]
+    fn resampling_reuses_the_limiter_outcome_of_the_same_rule_only() {
+        let c = config(|c| {
+            c.set_trace_rules(vec![
+                TraceSamplingRule::new(1.0).with_resource("/a"),
+                TraceSamplingRule::new(1.0)
+                    .with_resource("/b")
+                    .with_provenance(crate::Provenance::Customer),
+                TraceSamplingRule::new(0.0).with_resource("/drop"),
+            ]);
+            c.set_rate_limit(1);
+        });
+        let s = Sampler::with_clock(&c, Arc::new(ManualClock::new()));
+        let a = root(1).with_resource("/a");
+        let first = s.sample_root(&a);
+        assert!(first.is_keep());
+        // Same outcome at finish: the token is not taken twice.
+        let again = s.resample_root(&a, &first);
+        assert_eq!(again, first);
+        // A denied provisional decision stays denied for the same rule outcome.
+        let second = s.sample_root(&a.with_env("x"));
+        assert!(!second.is_keep());
+        assert_eq!(s.resample_root(&a, &second), second);
+        // A different rule (other provenance) needs its own limiter check: no token left.
+        let b = s.resample_root(&root(1).with_resource("/b"), &first);
+        assert_eq!((b.is_keep(), b.decision_maker), (false, "-11"));
+        // A rule drop never looks at the limiter; other mechanisms ignore the provisional one.
+        let dropped = s.resample_root(&root(1).with_resource("/drop"), &first);
+        assert_eq!((dropped.priority.get(), dropped.limit_rate), (-1, None));
+        let other = s.resample_root(&root(1).with_resource("/zzz"), &first);
+        assert_eq!(other, SamplingDecision::default_keep());
+    }
+
+    #[test]
+    fn sampler_is_shared_across_threads() {
+        fn assert_send_sync<T: Send + Sync>() {}
+        assert_send_sync::<Sampler>();
+        assert_send_sync::<SamplingDecision>();
     }
 
     #[test]

@@ -103,6 +103,17 @@ fn a_rate_keeps_that_share_of_100_000_random_ids() {
     );
 }
 
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(12))]
+
+    #[test]
+    fn any_rate_keeps_its_share_of_100_000_ids(seed in any::<u64>(), rate in 0.0..=1.0_f64) {
+        let kept = ids(seed).take(100_000).filter(|id| knuth_sample(*id, rate)).count();
+        let share = kept as f64 / 100_000.0;
+        prop_assert!((share - rate).abs() <= 0.01, "rate {}: kept {}", rate, share);
+    }
+}
+
 /// The reference matcher: the glob definition read literally, by recursion on characters.
 fn reference_glob(pattern: &[char], text: &[char]) -> bool {
     match pattern.split_first() {
