@@ -38,6 +38,7 @@
 
 mod agent;
 mod error;
+pub mod fault;
 mod http;
 mod install;
 mod received;

@@ -1,0 +1,404 @@
+//! The background worker: batches queued chunks into payloads and delivers them.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use ddtrace_encoding::{EncodeOptions, Format, PayloadEncoder};
+use ddtrace_model::TraceChunk;
+
+use crate::client::{Client, Failure, Response};
+use crate::info::{AgentInfo, parse_rate_by_service};
+use crate::stats::DropReason;
+use crate::transport::Shared;
+
+/// The agent's default request limit, used until `/info` says otherwise.
+const AGENT_MAX_REQUEST_BYTES: usize = 25 << 20;
+/// How often `/info` is fetched again after it failed.
+const INFO_RETRY: Duration = Duration::from_secs(30);
+/// How often `/info` is refreshed anyway.
+const INFO_REFRESH: Duration = Duration::from_secs(300);
+
+/// The worker's private state.
+pub(crate) struct Worker {
+    shared: Arc<Shared>,
+    client: Client,
+    encoder: PayloadEncoder,
+    /// The format and event mode `encoder` was made for.
+    encoder_key: (Format, bool),
+    format: Format,
+    native_events: bool,
+    info_fetched_at: Option<Instant>,
+    agent_state: Option<String>,
+    /// Set after a payload exhausted its retries on connection errors: until a request
+    /// succeeds again, payloads get one attempt each, so an outage does not stall the queue.
+    agent_down: bool,
+    headers: Headers,
+}
+
+/// Request headers that do not change between payloads.
+struct Headers {
+    tracer_version: String,
+    container_id: Option<String>,
+    entity_id: Option<String>,
+}
+
+/// How a send ended.
+enum Outcome {
+    Sent,
+    Dropped(DropReason),
+    /// 413 with several chunks: send the halves separately.
+    Split,
+    /// 404 on v0.5: the agent does not know this format; re-encode as v0.4.
+    Downgrade,
+}
+
+impl Worker {
+    pub(crate) fn new(shared: Arc<Shared>) -> Self {
+        let config = &shared.config;
+        let client = Client::new(&config.agent, config.request_timeout);
+        let headers = Headers {
+            tracer_version: config.tracer_version.clone(),
+            entity_id: config.container_id.as_ref().map(|id| format!("ci-{id}")),
+            container_id: config.container_id.clone(),
+        };
+        let format = config.api_version.unwrap_or(Format::V04);
+        Worker {
+            client,
+            encoder: PayloadEncoder::new(format, EncodeOptions::default()),
+            encoder_key: (format, false),
+            format,
+            native_events: config.native_span_events.unwrap_or(false),
+            info_fetched_at: None,
+            agent_state: None,
+            agent_down: false,
+            headers,
+            shared,
+        }
+    }
+
+    /// Runs until shutdown; every chunk taken is sent or counted as dropped.
+    pub(crate) fn run(mut self) {
+        self.refresh_info();
+        loop {
+            let (batch, generation, shutting_down) = {
+                let mut q = self.shared.queue.lock();
+                let deadline = Instant::now() + self.shared.config.flush_interval;
+                while !q.shutdown
+                    && q.flush_requested <= q.flush_completed
+                    && !q.over(self.shared.wake_at)
+                {
+                    if self.shared.wake.wait_until(&mut q, deadline).timed_out() {
+                        break;
+                    }
+                }
+                let generation = q.flush_requested;
+                let (items, spans) = q.take_all();
+                self.shared.counters.taken(items.len() as u64, spans as u64);
+                (items, generation, q.shutdown)
+            };
+            if !batch.is_empty() {
+                self.maybe_refresh_info();
+                let chunks: Vec<TraceChunk> = batch.into_iter().map(|c| c.into_chunk()).collect();
+                self.deliver(chunks);
+            }
+            let mut q = self.shared.queue.lock();
+            q.flush_completed = q.flush_completed.max(generation);
+            let finished = shutting_down && q.items.is_empty();
+            if finished {
+                q.worker_done = true;
+            }
+            self.shared.done.notify_all();
+            if finished {
+                return;
+            }
+        }
+    }
+
+    fn payload_limits(&self) -> (usize, usize) {
+        let hard = self
+            .shared
+            .info
+            .read()
+            .as_ref()
+            .and_then(|i| i.max_request_bytes)
+            .map_or(AGENT_MAX_REQUEST_BYTES, |b| {
+                b.min(usize::MAX as u64) as usize
+            });
+        let soft = self.shared.config.max_payload_bytes.min(hard);
+        (soft, hard)
+    }
+
+    /// Encodes chunks into payloads and sends each. A payload is sent as soon as it reaches
+    /// the size threshold, so it exceeds it by at most one chunk; the agent's hard limit is
+    /// enforced in [`Worker::send_group`]. Each chunk is encoded once on this path.
+    fn deliver(&mut self, chunks: Vec<TraceChunk>) {
+        let (soft, _) = self.payload_limits();
+        let mut group: Vec<TraceChunk> = Vec::new();
+        self.reset_encoder();
+        for chunk in chunks {
+            if chunk.spans.is_empty() {
+                continue;
+            }
+            self.encoder.push(&chunk);
+            group.push(chunk);
+            if self.encoder.encoded_len() >= soft {
+                self.send_group(std::mem::take(&mut group), true);
+                self.reset_encoder();
+            }
+        }
+        if !group.is_empty() {
+            self.send_group(group, true);
+        }
+    }
+
+    /// Clears the encoder, making a new one if the format or options changed.
+    fn reset_encoder(&mut self) {
+        let key = (self.format, self.native_events);
+        if self.encoder_key == key {
+            self.encoder.clear();
+        } else {
+            self.encoder = PayloadEncoder::new(self.format, self.options());
+            self.encoder_key = key;
+        }
+    }
+
+    fn options(&self) -> EncodeOptions {
+        EncodeOptions {
+            native_span_events: self.native_events,
+        }
+    }
+
+    /// Sends one group of chunks as one payload, splitting on 413 and downgrading on 404.
+    fn send_group(&mut self, group: Vec<TraceChunk>, encoded: bool) {
+        let mut encoded = encoded;
+        let mut work = vec![group];
+        while let Some(group) = work.pop() {
+            let spans: u64 = group.iter().map(|c| c.spans.len() as u64).sum();
+            let chunks = group.len() as u64;
+            if self.shared.queue.lock().abort {
+                self.shared.dropped(DropReason::Shutdown, chunks, spans);
+                continue;
+            }
+            let (_, hard) = self.payload_limits();
+            if !std::mem::take(&mut encoded) {
+                self.reset_encoder();
+                for chunk in &group {
+                    self.encoder.push(chunk);
+                }
+            }
+            if self.encoder.encoded_len() > hard {
+                if group.len() > 1 {
+                    let (a, b) = halves(group);
+                    work.push(b);
+                    work.push(a);
+                } else {
+                    log::warn!(
+                        "ddtrace: dropping a trace of {spans} spans: larger than the agent's {hard}-byte limit"
+                    );
+                    self.shared.dropped(DropReason::TooLarge, chunks, spans);
+                }
+                continue;
+            }
+            match self.send_payload(chunks, spans) {
+                Outcome::Sent => {}
+                Outcome::Dropped(reason) => self.shared.dropped(reason, chunks, spans),
+                Outcome::Split if group.len() > 1 => {
+                    let (a, b) = halves(group);
+                    work.push(b);
+                    work.push(a);
+                }
+                Outcome::Split => self.shared.dropped(DropReason::TooLarge, chunks, spans),
+                Outcome::Downgrade => {
+                    log::warn!("ddtrace: the agent does not accept v0.5 payloads; using v0.4");
+                    self.format = Format::V04;
+                    work.push(group);
+                }
+            }
+        }
+    }
+
+    /// Sends the payload in `self.encoder`, retrying as the policy says.
+    fn send_payload(&mut self, chunks: u64, spans: u64) -> Outcome {
+        let config = &self.shared.config;
+        let max_attempts = if self.agent_down {
+            1
+        } else {
+            config.max_retries + 1
+        };
+        let count = chunks.to_string();
+        let container_id = self.headers.container_id.clone();
+        let entity_id = self.headers.entity_id.clone();
+        let tracer_version = self.headers.tracer_version.clone();
+        let path = self.format.path();
+        let mut attempt = 0u32;
+        loop {
+            attempt += 1;
+            let mut headers: Vec<(&str, &str)> = vec![
+                ("Content-Type", "application/msgpack"),
+                ("X-Datadog-Trace-Count", &count),
+                ("Datadog-Meta-Lang", "rust"),
+                ("Datadog-Meta-Lang-Version", env!("DDTRACE_RUSTC_VERSION")),
+                ("Datadog-Meta-Lang-Interpreter", "rustc"),
+                ("Datadog-Meta-Tracer-Version", &tracer_version),
+                ("Datadog-Client-Computed-Top-Level", "yes"),
+                ("Datadog-Send-Real-Http-Status", "yes"),
+            ];
+            if let (Some(c), Some(e)) = (&container_id, &entity_id) {
+                headers.push(("Datadog-Container-ID", c));
+                headers.push(("Datadog-Entity-ID", e));
+            }
+            let body = self.encoder.finish();
+            let bytes = body.len() as u64;
+            let result = self.client.put(path, &headers, body);
+            let retryable = match result {
+                Ok(response) if (200..300).contains(&response.status) => {
+                    self.agent_down = false;
+                    self.shared.counters.sent(chunks, spans, bytes);
+                    self.on_response(&response);
+                    return Outcome::Sent;
+                }
+                Ok(response) => match response.status {
+                    404 if self.format == Format::V05 => return Outcome::Downgrade,
+                    413 => {
+                        log::warn!(
+                            "ddtrace: the agent refused a {bytes}-byte payload as too large (413)"
+                        );
+                        return Outcome::Split;
+                    }
+                    408 | 429 | 500..=599 => format!("status {}", response.status),
+                    status => {
+                        log::warn!(
+                            "ddtrace: the agent rejected a payload of {spans} spans with status {status}: {}",
+                            String::from_utf8_lossy(&response.body)
+                                .chars()
+                                .take(200)
+                                .collect::<String>()
+                        );
+                        return Outcome::Dropped(DropReason::Rejected);
+                    }
+                },
+                Err(Failure::Timeout) => "timeout".to_owned(),
+                Err(Failure::Io(e)) => e,
+            };
+            if attempt >= max_attempts {
+                log::debug!(
+                    "ddtrace: giving up on a payload of {spans} spans after {attempt} attempts: {retryable}"
+                );
+                self.agent_down = true;
+                self.info_fetched_at = None;
+                return Outcome::Dropped(DropReason::SendFailed);
+            }
+            log::debug!(
+                "ddtrace: attempt {attempt} to send {spans} spans failed ({retryable}); retrying"
+            );
+            self.shared.counters.retried();
+            if !self
+                .shared
+                .sleep(backoff(config.initial_backoff, config.max_backoff, attempt))
+            {
+                return Outcome::Dropped(DropReason::Shutdown);
+            }
+        }
+    }
+
+    fn on_response(&mut self, response: &Response) {
+        if let Some(rates) = parse_rate_by_service(&response.body) {
+            if let Some(callback) = &self.shared.config.rate_callback {
+                callback(&rates);
+            }
+            self.shared.counters.rates_updated();
+        }
+        if response.agent_state.is_some() && response.agent_state != self.agent_state {
+            let changed = self.agent_state.is_some();
+            self.agent_state.clone_from(&response.agent_state);
+            if changed {
+                self.refresh_info();
+            }
+        }
+    }
+
+    fn maybe_refresh_info(&mut self) {
+        let due = match (self.info_fetched_at, self.shared.info.read().is_some()) {
+            (None, _) => true,
+            (Some(at), true) => at.elapsed() >= INFO_REFRESH,
+            (Some(at), false) => at.elapsed() >= INFO_RETRY,
+        };
+        if due {
+            self.refresh_info();
+        }
+    }
+
+    /// Reads `/info` and applies what it says.
+    fn refresh_info(&mut self) {
+        self.info_fetched_at = Some(Instant::now());
+        let info = match self.client.get("/info") {
+            Ok(r) if r.status == 200 => AgentInfo::parse(&r.body),
+            Ok(r) => {
+                log::debug!("ddtrace: agent /info answered {}", r.status);
+                None
+            }
+            Err(e) => {
+                log::debug!("ddtrace: agent /info unreachable: {e:?}");
+                None
+            }
+        };
+        let Some(info) = info else { return };
+        let config = &self.shared.config;
+        let v05 = info.supports_endpoint(Format::V05.path());
+        self.format = match config.api_version {
+            Some(Format::V04) => Format::V04,
+            _ if v05 => Format::V05,
+            _ => Format::V04,
+        };
+        self.native_events = config.native_span_events.unwrap_or(info.span_events);
+        *self.shared.info.write() = Some(Arc::new(info));
+    }
+}
+
+/// Splits a group in two (the first half gets the extra chunk).
+fn halves(mut group: Vec<TraceChunk>) -> (Vec<TraceChunk>, Vec<TraceChunk>) {
+    let second = group.split_off(group.len().div_ceil(2));
+    (group, second)
+}
+
+/// Exponential backoff with "equal jitter": half the step fixed, half random.
+pub(crate) fn backoff(initial: Duration, max: Duration, attempt: u32) -> Duration {
+    let step = initial
+        .saturating_mul(1u32 << attempt.saturating_sub(1).min(16))
+        .min(max);
+    let half = step / 2;
+    let jitter = half.mul_f64(random_fraction());
+    half + jitter
+}
+
+fn random_fraction() -> f64 {
+    (ddtrace_model::SpanId::generate().get() >> 11) as f64 / (1u64 << 53) as f64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_grows_exponentially_within_jitter_and_cap() {
+        let initial = Duration::from_millis(100);
+        let max = Duration::from_secs(2);
+        for attempt in 1..=10u32 {
+            let step = (initial * 2u32.pow(attempt - 1)).min(max);
+            for _ in 0..50 {
+                let d = backoff(initial, max, attempt);
+                assert!(
+                    d >= step / 2 && d <= step,
+                    "attempt {attempt}: {d:?} vs {step:?}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn halves_keep_every_chunk() {
+        let group: Vec<TraceChunk> = (0..5).map(|_| TraceChunk::default()).collect();
+        let (a, b) = halves(group);
+        assert_eq!((a.len(), b.len()), (3, 2));
+    }
+}
