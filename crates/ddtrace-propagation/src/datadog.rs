@@ -142,7 +142,12 @@ pub(crate) fn inject(
         carrier.set(SAMPLING_PRIORITY, p.get().to_string());
     }
     if let Some(origin) = ctx.origin.filter(|o| !o.is_empty()) {
-        carrier.set(ORIGIN, origin.to_owned());
+        // Never forward control characters or non-ASCII into a header value.
+        if origin.bytes().all(|b| (0x20..=0x7e).contains(&b)) {
+            carrier.set(ORIGIN, origin.to_owned());
+        } else {
+            log::debug!("origin {origin:?} has characters x-datadog-origin cannot carry; not sent");
+        }
     }
     match encode_tags(ctx, max_tags_len) {
         Ok(Some(header)) => {

@@ -119,6 +119,10 @@ fn normalise_tracestate(values: &[&str]) -> Option<String> {
             if member.is_empty() {
                 continue;
             }
+            if member.contains('\t') {
+                log::debug!("tracestate member with a tab dropped");
+                continue;
+            }
             if !out.is_empty() {
                 out.push(',');
             }
@@ -216,6 +220,11 @@ fn build_tracestate(ctx: &InjectContext<'_>) -> Option<String> {
         }
         sep(&mut out, &mut parts);
         out.push_str(&part);
+    }
+    // W3C list members cannot end with a space (it would be trimmed as whitespace).
+    while out.ends_with(' ') {
+        out.pop();
+        out.push('_');
     }
     let mut members = 1;
     if parts == 0 {
@@ -331,6 +340,29 @@ mod tests {
         out.clear();
         encode_value("baz64== x\u{e9}", false, &mut out);
         assert_eq!(out, "baz64~~ x_");
+    }
+
+    /// propagation.md §3.2 steps 1–2: trimming, empty members, members with inner tabs.
+    #[test]
+    fn tracestate_normalisation() {
+        assert_eq!(
+            normalise_tracestate(&[" a=1 ,, \tb=2", "c=3\t", "d=\t4"]).as_deref(),
+            Some("a=1,b=2,c=3")
+        );
+        assert_eq!(normalise_tracestate(&["a=é"]), None);
+        assert_eq!(normalise_tracestate(&[" , "]), None);
+    }
+
+    /// A tag value ending in a space cannot end a W3C list member.
+    #[test]
+    fn no_trailing_space_in_dd_member() {
+        let tags: TagMap<Str> = [("_dd.p.a", Str::from("b "))].into_iter().collect();
+        let ctx =
+            InjectContext::new(TraceId::from_u128(5), SpanId::new(6).unwrap()).with_tags(&tags);
+        assert_eq!(
+            build_tracestate(&ctx).unwrap(),
+            "dd=p:0000000000000006;t.a:b_"
+        );
     }
 
     /// propagation.md §3.2 step 6: 32 members at most, dd member at most 256 characters.
