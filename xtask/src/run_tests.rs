@@ -24,6 +24,16 @@ impl Tally {
 
 pub(crate) fn run() -> Result<()> {
     let started = Instant::now();
+    let ci = std::env::var_os("CI").is_some_and(|v| !v.is_empty() && v != "false");
+    // CI builds once: incremental caches only cost time and disk there.
+    let no_incremental = ci && std::env::var_os("CARGO_INCREMENTAL").is_none();
+    let cargo = || {
+        let mut cmd = cargo();
+        if no_incremental {
+            cmd.env("CARGO_INCREMENTAL", "0");
+        }
+        cmd
+    };
     let mut timings: Vec<(String, Duration)> = Vec::new();
     let mut tally = Tally::default();
 
@@ -196,6 +206,8 @@ pub(crate) fn parse_summary(line: &str) -> Option<Tally> {
     let mut tally = Tally::default();
     let mut seen = false;
     for part in counts.split([';', ',']) {
+        // nextest may annotate counts: `24 passed (2 slow, 1 flaky)`.
+        let part = part.split('(').next().unwrap_or(part);
         let mut words = part.split_whitespace().rev();
         let (Some(label), Some(number)) = (words.next(), words.next()) else {
             continue;
@@ -257,6 +269,15 @@ mod tests {
     fn nextest_summary_lines() {
         assert_eq!(
             parse_summary("     Summary [   1.920s] 24 tests run: 24 passed, 0 skipped"),
+            Some(Tally {
+                passed: 24,
+                failed: 0
+            })
+        );
+        assert_eq!(
+            parse_summary(
+                "     Summary [   3.000s] 24 tests run: 24 passed (2 slow, 1 flaky), 0 skipped"
+            ),
             Some(Tally {
                 passed: 24,
                 failed: 0
