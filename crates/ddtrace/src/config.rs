@@ -346,10 +346,10 @@ impl ConfigBuilder {
             }
             None => ExportMode::Agent,
         };
-        if get("OTEL_METRICS_EXPORTER").is_some_and(|v| v.trim().eq_ignore_ascii_case("none")) {
-            if get("DD_RUNTIME_METRICS_ENABLED").is_none() {
-                runtime_metrics = false;
-            }
+        if get("OTEL_METRICS_EXPORTER").is_some_and(|v| v.trim().eq_ignore_ascii_case("none"))
+            && get("DD_RUNTIME_METRICS_ENABLED").is_none()
+        {
+            runtime_metrics = false;
         }
 
         let mut debug = debug_flag;
