@@ -186,12 +186,17 @@ impl RateLimiter {
     /// Takes a token if there is one, and returns the decision with the effective rate that
     /// includes it.
     pub fn check(&self) -> LimiterOutcome {
+        if self.rate < 0.0 {
+            // No limit: nothing to count, the effective rate is always 1.
+            return LimiterOutcome {
+                allowed: true,
+                effective_rate: 1.0,
+            };
+        }
         let now = self.clock.now();
         let mut state = self.state.lock();
         state.roll_window(now);
-        let allowed = if self.rate < 0.0 {
-            true
-        } else {
+        let allowed = {
             let elapsed = now.saturating_sub(state.last_refill);
             state.last_refill = now;
             // rate × nanoseconds is exact for integer rates and realistic durations.
@@ -221,6 +226,9 @@ impl RateLimiter {
 
     /// The current effective rate, without taking a token.
     pub fn effective_rate(&self) -> f64 {
+        if self.rate < 0.0 {
+            return 1.0;
+        }
         let now = self.clock.now();
         let mut state = self.state.lock();
         state.roll_window(now);

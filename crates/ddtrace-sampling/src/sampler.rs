@@ -1,6 +1,7 @@
 //! [`Sampler`]: the trace sampler consulted for each local root.
 
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::Arc;
 
 use ddtrace_model::{SamplingPriority, Str, TraceChunk};
@@ -63,11 +64,56 @@ struct AgentRate {
     knuth_rate: Str,
 }
 
+/// A small multiply-rotate hasher (the "Fx" scheme) for the agent-rate maps: their keys come
+/// from the local agent, so resistance to crafted collisions is not needed, and SipHash would
+/// double the cost of a decision.
+#[derive(Debug, Default, Clone, Copy)]
+struct FastHasher {
+    hash: u64,
+}
+
+impl FastHasher {
+    fn add(&mut self, word: u64) {
+        self.hash = (self.hash.rotate_left(5) ^ word).wrapping_mul(0x517c_c1b7_2722_0a95);
+    }
+}
+
+impl Hasher for FastHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        let mut chunks = bytes.chunks_exact(8);
+        for chunk in &mut chunks {
+            let mut word = [0_u8; 8];
+            word.copy_from_slice(chunk);
+            self.add(u64::from_le_bytes(word));
+        }
+        let rest = chunks.remainder();
+        if !rest.is_empty() {
+            let mut word = [0_u8; 8];
+            word[..rest.len()].copy_from_slice(rest);
+            self.add(u64::from_le_bytes(word));
+        }
+    }
+
+    fn write_u8(&mut self, i: u8) {
+        self.add(u64::from(i));
+    }
+
+    fn write_usize(&mut self, i: usize) {
+        self.add(i as u64);
+    }
+
+    fn finish(&self) -> u64 {
+        self.hash
+    }
+}
+
+type FastMap<V> = HashMap<Box<str>, V, BuildHasherDefault<FastHasher>>;
+
 /// The agent's `rate_by_service` table, keyed by service then env so that lookups by `&str`
 /// need no key formatting.
 #[derive(Debug, Default)]
 struct AgentRates {
-    by_service: HashMap<Box<str>, HashMap<Box<str>, AgentRate>>,
+    by_service: FastMap<FastMap<AgentRate>>,
     default: Option<AgentRate>,
 }
 
@@ -429,6 +475,39 @@ mod tests {
         );
         assert_eq!(s.agent_rate("webserver", "prod"), Some(0.5));
         assert_eq!(s.agent_rate("x", ""), Some(0.0));
+    }
+
+    #[test]
+    fn large_agent_tables_find_every_entry() {
+        let s = Sampler::new(&SamplingConfig::default());
+        let key = |i: usize| {
+            (
+                format!("a-rather-long-service-name-{i}"),
+                format!("env{}", i % 7),
+            )
+        };
+        let accepted = s.update_agent_rates((0..1000).map(|i| {
+            let (service, env) = key(i);
+            (
+                format!("service:{service},env:{env}"),
+                (i % 101) as f64 / 100.0,
+            )
+        }));
+        assert_eq!(accepted, 1000);
+        for i in 0..1000 {
+            let (service, env) = key(i);
+            assert_eq!(
+                s.agent_rate(&service, &env),
+                Some((i % 101) as f64 / 100.0),
+                "{i}"
+            );
+            assert_eq!(s.agent_rate(&service, "other"), None);
+        }
+        let mut h = FastHasher::default();
+        h.write(b"0123456789");
+        let mut other = FastHasher::default();
+        other.write(b"0123456788");
+        assert_ne!(h.finish(), other.finish());
     }
 
     #[test]

@@ -23,8 +23,15 @@
 //! * no reference output: `rule_tags_array_form` (the Python tracer failed at start-up,
 //!   divergence 36; the array form is tested against the spec in `rules.rs`).
 //!
-//! Where the Python tracer departs from the spec, the spec wins; [`SPEC_OVERRIDES`] lists
+//! Where the Python tracer departs from the spec, the spec wins; [`spec_overrides`] lists
 //! those cases with the rule followed and the spec's expected summary.
+//!
+//! Where the spec is silent, the recorded behaviour is adopted and asserted as recorded:
+//! a rule `sample_rate` outside `[0, 1]` is clamped (`rule_rate_above_1`,
+//! `rule_rate_negative`); a tag pattern given as a JSON number matches as its decimal text
+//! (`rule_tag_numeric_in_rule_json`); a span rule with neither `service` nor `name` is
+//! skipped (`span_sampling_no_service_no_name`); local rules that declare a provenance keep
+//! the `customer` → `dynamic` → local order of §3.2 (`rule_provenance_order`).
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
