@@ -567,7 +567,15 @@ impl Drop for TestAgent {
         let _ = self.child.kill();
         let _ = self.child.wait();
         // Keep the log of a failing test for inspection; otherwise tidy up.
-        if !std::thread::panicking() {
+        if std::thread::panicking() {
+            #[allow(clippy::print_stderr)] // a test is failing: say where to look
+            {
+                eprintln!(
+                    "ddtrace-testkit: test agent output kept in {}",
+                    self.log_path.display()
+                );
+            }
+        } else {
             let _ = fs::remove_file(&self.log_path);
         }
     }

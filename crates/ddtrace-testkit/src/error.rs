@@ -34,7 +34,11 @@ pub enum Error {
         source: std::io::Error,
     },
     /// The agent process exited before it answered.
-    #[error("the test agent exited during startup ({status}); its output:\n{log}")]
+    #[error(
+        "the test agent exited during startup ({status}); its output:\n{log}\n\
+         (if the virtualenv is broken, delete it to have it reinstalled: {venv})",
+        venv = crate::venv_dir().display()
+    )]
     AgentExited {
         /// The exit status as printed by the OS.
         status: String,

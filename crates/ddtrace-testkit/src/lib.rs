@@ -11,6 +11,8 @@
 //! * [`TestAgent::traces`], [`TestAgent::requests`], [`TestAgent::trace_check_failures`] and
 //!   [`TestAgent::set_rate_by_service`] wrap the agent's `/test/...` API; see this crate's
 //!   `README.md` for what was verified about the agent's behaviour.
+//! * [`fault::FaultServer`] plays a misbehaving agent (error statuses, slowness, resets,
+//!   garbage) for what the real test agent cannot do.
 //!
 //! ```
 //! use std::time::Duration;
