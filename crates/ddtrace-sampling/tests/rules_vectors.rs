@@ -1,10 +1,12 @@
 //! `sampling/rules.jsonl`: the scripted cases whose outcome depends only on this crate.
 //!
-//! A small interpreter replays each case's ops the way the bridge will drive the sampler:
-//! the local root's facts (service, name, resource, tags) are collected until the root
-//! finishes, then the final decision is taken (`sampling.md` §2 item 3) — a manual decision
-//! if one was made on any span of the trace, else `Sampler::sample_root` — and applied to the
-//! root and the chunk; single-span sampling then runs on the chunk. The result is compared
+//! A small interpreter replays each case's ops the way the bridge will drive the sampler
+//! (`sampling.md` §2): `Sampler::sample_root` gives the provisional decision when the local
+//! root starts; the root's facts (service, name, resource, tags) are then updated until it
+//! finishes, when the final decision is taken — a manual decision if one was made on any span
+//! of the trace, else `Sampler::resample_root` (which consults the rate limiter only once per
+//! trace) — and applied to the root and the chunk; single-span sampling then runs on the
+//! chunk. The result is compared
 //! with the case's `summary` (priority, `_dd.p.dm`, `_dd.p.ksr`, `_dd.*_psr`,
 //! `_dd.span_sampling.*` per span).
 //!
@@ -132,6 +134,7 @@ struct Trace {
     resource: String,
     tags: Vec<(String, OwnedTag)>,
     manual: Option<SamplingDecision>,
+    provisional: SamplingDecision,
     /// Children as (ref, service, name), in creation order.
     children: Vec<(String, String, String)>,
 }
@@ -188,16 +191,24 @@ fn replay(case: &Value) -> BTreeMap<String, Value> {
                             TraceId::from_hex(&s("trace_id").expect("root with a trace id"))
                                 .unwrap();
                         trace_of.insert(r.clone(), traces.len());
-                        traces.push(Trace {
+                        let mut trace = Trace {
                             trace_id,
                             root_ref: r,
                             service: s("service").unwrap_or_else(|| dd_service.clone()),
                             resource: s("resource").unwrap_or_else(|| name.clone()),
                             name,
-                            tags,
+                            tags: Vec::new(),
                             manual: None,
+                            provisional: SamplingDecision::default_keep(),
                             children: Vec::new(),
-                        });
+                        };
+                        for (key, value) in tags {
+                            if !manual_tag(&mut trace, &key, &value) {
+                                trace.tags.push((key, value));
+                            }
+                        }
+                        trace.provisional = decide(&trace, &sampler, &dd_env, None);
+                        traces.push(trace);
                     }
                     Some(parent) => {
                         let t = trace_of[&parent];
@@ -261,7 +272,13 @@ fn manual_tag(trace: &mut Trace, key: &str, value: &OwnedTag) -> bool {
     true
 }
 
-fn finish(t: &Trace, sampler: &Sampler, env: &str, out: &mut BTreeMap<String, Value>) {
+/// The sampler's decision for the trace's current root facts.
+fn decide(
+    t: &Trace,
+    sampler: &Sampler,
+    env: &str,
+    provisional: Option<&SamplingDecision>,
+) -> SamplingDecision {
     let tags: Vec<(&str, TagValue<'_>)> = t
         .tags
         .iter()
@@ -277,10 +294,17 @@ fn finish(t: &Trace, sampler: &Sampler, env: &str, out: &mut BTreeMap<String, Va
         .with_resource(&t.resource)
         .with_env(env)
         .with_tags(&tags);
-    let decision = t
-        .manual
-        .clone()
-        .unwrap_or_else(|| sampler.sample_root(&info));
+    match provisional {
+        Some(p) => sampler.resample_root(&info, p),
+        None => sampler.sample_root(&info),
+    }
+}
+
+fn finish(t: &Trace, sampler: &Sampler, env: &str, out: &mut BTreeMap<String, Value>) {
+    let decision = match &t.manual {
+        Some(manual) => manual.clone(),
+        None => decide(t, sampler, env, Some(&t.provisional)),
+    };
 
     let span = |id: u64, service: &str, name: &str| {
         let mut s = Span::new(
