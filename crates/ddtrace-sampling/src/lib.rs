@@ -38,10 +38,21 @@
 //! * **OpenTelemetry samplers** ([`OtelSampler`], `OTEL_TRACES_SAMPLER` / `_ARG`): mapped to
 //!   `DD_TRACE_SAMPLE_RATE`, which wins when both are set.
 //!
+//! When to call what (`sampling.md` §2): [`Sampler::sample_root`] when the local root starts
+//! (the provisional decision, which gives the OTel trace flags), then, if the decision is not
+//! locked by an injection, a flush or a manual decision, [`Sampler::resample_root`] when the
+//! root finishes, with its final facts; the rate limiter is consulted once per trace.
+//!
 //! A [`SamplingDecision`] carries the priority and everything to record;
 //! [`apply_to_root`](SamplingDecision::apply_to_root) writes the local root's metrics
 //! (`_sampling_priority_v1`, `_dd.*_psr`) and [`apply_to_chunk`](SamplingDecision::apply_to_chunk)
 //! the chunk's priority and propagated tags (`_dd.p.dm`, `_dd.p.ksr`).
+//!
+//! Cost: [`Sampler`] is `Send + Sync` and meant to be shared. Without rules, a decision takes
+//! a read lock on the agent-rate table (writers only swap a prebuilt table in, about once a
+//! second), does two hash-map lookups by `&str` and one multiplication, and allocates
+//! nothing; rule evaluation allocates nothing either, and only rule-kept traces touch the
+//! limiter's mutex.
 //!
 //! Bad configuration never panics: it is logged (with the `log` crate), listed in
 //! [`SamplingConfig::problems`], and the rest of the configuration applies.
