@@ -21,6 +21,7 @@ usage: cargo xtask <task>
 tasks:
   test                       install the test agent, then fmt --check, clippy -D warnings,
                              tests (nextest if installed, plus doc-tests), docs -D warnings
+                             (`ci` is another name for it)
   release X.Y.Z [--dry-run]  bump [workspace.package] version and the =X.Y.Z pins, move
                              CHANGELOG.md's [Unreleased] to [X.Y.Z] - today, and check that
                              every publishable crate packages; --dry-run writes nothing
@@ -31,7 +32,7 @@ tasks:
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = match args.first().map(String::as_str) {
-        Some("test") if args.len() == 1 => run_tests::run(),
+        Some("test" | "ci") if args.len() == 1 => run_tests::run(),
         Some("release") => match release::Options::parse(&args[1..]) {
             Ok(options) => release::run(&options),
             Err(e) => Err(e),
