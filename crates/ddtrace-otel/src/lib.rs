@@ -1,0 +1,107 @@
+//! The OpenTelemetry tracing API, implemented by Datadog: code written against the
+//! `opentelemetry` crate (directly, or through `tracing` + `tracing-opentelemetry`) produces
+//! Datadog spans, with no OpenTelemetry SDK in the process.
+//!
+//! Use the `ddtrace` crate unless you embed this piece on its own: it reads the
+//! configuration, wires this bridge to the agent transport and installs the globals.
+//!
+//! ```
+//! use opentelemetry::trace::{Span as _, SpanKind, Status, Tracer as _, TracerProvider as _};
+//! use opentelemetry::KeyValue;
+//! use ddtrace_otel::{InMemoryExporter, TracerProvider};
+//!
+//! let exporter = InMemoryExporter::new();
+//! let provider = TracerProvider::builder()
+//!     .with_service("shop")
+//!     .with_env("prod")
+//!     .with_exporter(exporter.clone())
+//!     .build()?;
+//! let tracer = provider.tracer("shop");
+//! let mut span = tracer
+//!     .span_builder("GET /cart")
+//!     .with_kind(SpanKind::Server)
+//!     .with_attributes([KeyValue::new("http.request.method", "GET")])
+//!     .start(&tracer);
+//! span.set_attribute(KeyValue::new("http.response.status_code", 503));
+//! span.set_status(Status::error("unavailable"));
+//! span.end();
+//!
+//! let chunk = &exporter.chunks()[0];
+//! let dd = &chunk.spans[0];
+//! assert_eq!(dd.name, "http.server.request");
+//! assert_eq!(dd.resource, "GET /cart");
+//! assert_eq!(dd.service, "shop");
+//! assert_eq!(dd.span_type, "web");
+//! assert!(dd.error);
+//! assert_eq!(dd.meta.get("error.message").map(|v| v.as_str()), Some("unavailable"));
+//! assert_eq!(dd.meta.get("http.status_code").map(|v| v.as_str()), Some("503"));
+//! assert_eq!(chunk.tags.get("_dd.p.dm").map(|v| v.as_str()), Some("-0"));
+//! # Ok::<(), ddtrace_otel::Error>(())
+//! ```
+//!
+//! # How it works
+//!
+//! * **Recording.** A span records what the API gives — ids, start and end times, name, kind,
+//!   attributes, events, links, status — as OTel values, without converting them. Ending it
+//!   pushes the record into its local trace: a small per-trace buffer behind its own lock,
+//!   shared by the spans of that trace only. There is no process-wide lock on the span path;
+//!   children find their trace through a registry sharded by trace id.
+//! * **Assembly.** When the last open span of a local trace ends, its records are handed to the
+//!   [`ChunkExporter`](ddtrace_model::ChunkExporter) as one pending chunk. The exporter's
+//!   worker calls `into_chunk`, which runs the OpenTelemetry → Datadog mapping there, not on
+//!   the application thread: operation name, resource, service, meta vs metrics (arrays
+//!   flattened), error fields, events, links, top-level marking and the chunk's sampling
+//!   tags. Spans that end after their trace's chunk left are sent as a later chunk.
+//! * **Sampling.** A new local root is sampled when it starts (with the kind and attributes
+//!   given at start) by `ddtrace-sampling`'s [`Sampler`](ddtrace_sampling::Sampler); its
+//!   children inherit the decision, a remote parent's priority is inherited as is. Attributes
+//!   `manual.keep`, `manual.drop` and `sampling.priority` override it until the first
+//!   injection locks it. The decision is not re-evaluated when the root ends.
+//! * **Propagation.** [`DatadogPropagator`] implements `TextMapPropagator`.
+//! * **Bounds.** A span dropped without `end` is ended by its drop. A trace with spans that
+//!   never end (leaked) holds at most
+//!   [`with_max_buffered_spans`](TracerProviderBuilder::with_max_buffered_spans) finished
+//!   spans (default 10 000); reaching it flushes them as a partial chunk. Partial flush proper
+//!   ([`PartialFlush`]) sends chunks of `min_spans` spans while the root is open.
+//! * **Shutdown.** [`TracerProvider::shutdown`] sends the finished spans of incomplete traces,
+//!   then shuts the exporter down; spans ending later are dropped and counted
+//!   ([`BridgeStats::spans_dropped_after_shutdown`]).
+//!
+//! # The mapping
+//!
+//! As `otel-mapping.md` specifies: operation name from the kind and semantic-convention
+//! attributes (rules 1–14, lower-cased), resource = `resource.name` or the span name, the
+//! reserved attributes `operation.name`, `resource.name`, `service.name` (with
+//! `_dd.svc_src = m`), `span.type`, `analytics.event` (→ `_dd1.sr.eausr`) consumed, meta
+//! `span.kind` on every span, strings and booleans in meta, numbers in metrics, arrays
+//! flattened to `key.N`, `http.response.status_code` → `http.status_code`, status `Ok` final
+//! over `Error`, error tags from the last `exception` events at end, `_dd.span_events.has_exception`.
+//!
+//! `span_context()` is computed on first use and then kept: its trace flags and `dd=`
+//! tracestate member reflect the decision at that moment.
+//!
+//! # Supported Rust versions
+//!
+//! The minimum supported Rust version is 1.85; raising it is a minor-version change.
+
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+mod clock;
+mod config;
+mod error;
+mod exporter;
+mod mapping;
+mod propagator;
+mod provider;
+mod span;
+mod trace;
+
+pub use config::{
+    DEFAULT_MAX_BUFFERED_SPANS, DEFAULT_PARTIAL_FLUSH_MIN_SPANS, DEFAULT_SERVICE, PartialFlush,
+};
+pub use error::{Error, Result};
+pub use exporter::InMemoryExporter;
+pub use propagator::DatadogPropagator;
+pub use provider::{BridgeStats, Tracer, TracerProvider, TracerProviderBuilder};
+pub use span::Span;

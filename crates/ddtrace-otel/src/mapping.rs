@@ -1,0 +1,538 @@
+//! The OpenTelemetry → Datadog mapping (`otel-mapping.md` §2–§8), run on the exporter's worker
+//! thread by [`PendingChunk::into_chunk`](ddtrace_model::PendingChunk::into_chunk).
+
+use std::borrow::Cow;
+use std::fmt::Write as _;
+
+use ddtrace_model::{
+    AttributeArray, AttributeValue, Span, SpanEvent, SpanLink, Str, TagMap, TraceId, tags,
+};
+use opentelemetry::trace::{Event, Link, SpanKind, Status};
+use opentelemetry::{Array, KeyValue, Value};
+
+use crate::config::BridgeConfig;
+use crate::span::SpanRecord;
+
+/// Reserved attribute keys (`otel-mapping.md` §4).
+pub(crate) const OPERATION_NAME: &str = "operation.name";
+pub(crate) const RESOURCE_NAME: &str = "resource.name";
+pub(crate) const SERVICE_NAME: &str = "service.name";
+pub(crate) const SPAN_TYPE: &str = "span.type";
+pub(crate) const ANALYTICS_EVENT: &str = "analytics.event";
+const HTTP_RESPONSE_STATUS_CODE: &str = "http.response.status_code";
+const HTTP_STATUS_CODE: &str = "http.status_code";
+const HTTP_STATUS_TEXT: &str = "http.status_text";
+const EXCEPTION: &str = "exception";
+
+/// The lower-case name of a span kind, as in meta `span.kind` and rule 14.
+pub(crate) fn kind_name(kind: &SpanKind) -> &'static str {
+    match kind {
+        SpanKind::Server => "server",
+        SpanKind::Client => "client",
+        SpanKind::Producer => "producer",
+        SpanKind::Consumer => "consumer",
+        SpanKind::Internal => "internal",
+    }
+}
+
+/// The Datadog operation name of an OTel span (`otel-mapping.md` §2, rules 2–14; rule 1,
+/// `operation.name`, is the caller's). `attr` returns the text of an attribute.
+pub(crate) fn operation_name<'a>(
+    kind: &SpanKind,
+    attr: impl Fn(&str) -> Option<Cow<'a, str>>,
+) -> String {
+    let non_empty = |key: &str| attr(key).filter(|v| !v.is_empty());
+    let is = |k: SpanKind| std::mem::discriminant(kind) == std::mem::discriminant(&k);
+    let (server, client) = (is(SpanKind::Server), is(SpanKind::Client));
+    let http = attr("http.request.method").is_some() || attr("http.method").is_some();
+    let name: String = 'rules: {
+        if http && server {
+            break 'rules "http.server.request".into();
+        }
+        if http && client {
+            break 'rules "http.client.request".into();
+        }
+        if client {
+            if let Some(db) = non_empty("db.system").or_else(|| non_empty("db.system.name")) {
+                break 'rules format!("{db}.query");
+            }
+        }
+        if !is(SpanKind::Internal) {
+            let op = non_empty("messaging.operation")
+                .or_else(|| non_empty("messaging.operation.type"));
+            if let (Some(system), Some(op)) = (non_empty("messaging.system"), op) {
+                break 'rules format!("{system}.{op}");
+            }
+        }
+        let rpc = non_empty("rpc.system");
+        if client && rpc.as_deref() == Some("aws-api") {
+            break 'rules match non_empty("rpc.service") {
+                Some(service) => format!("aws.{service}.request"),
+                None => "aws.client.request".into(),
+            };
+        }
+        if let Some(rpc) = rpc {
+            if client {
+                break 'rules format!("{rpc}.client.request");
+            }
+            if server {
+                break 'rules format!("{rpc}.server.request");
+            }
+        }
+        if client {
+            if let (Some(p), Some(n)) = (
+                non_empty("faas.invoked_provider"),
+                non_empty("faas.invoked_name"),
+            ) {
+                break 'rules format!("{p}.{n}.invoke");
+            }
+        }
+        if server {
+            if let Some(trigger) = non_empty("faas.trigger") {
+                break 'rules format!("{trigger}.invoke");
+            }
+        }
+        if non_empty("graphql.operation.type").is_some() {
+            break 'rules "graphql.server.request".into();
+        }
+        let protocol = non_empty("network.protocol.name");
+        if server {
+            break 'rules match protocol {
+                Some(p) => format!("{p}.server.request"),
+                None => "server.request".into(),
+            };
+        }
+        if client {
+            break 'rules match protocol {
+                Some(p) => format!("{p}.client.request"),
+                None => "client.request".into(),
+            };
+        }
+        kind_name(kind).into()
+    };
+    name.to_lowercase()
+}
+
+/// The text of the last attribute named `key` in `attrs`.
+pub(crate) fn last_attr<'a>(attrs: &'a [KeyValue], key: &str) -> Option<&'a Value> {
+    attrs.iter().rev().find(|kv| kv.key.as_str() == key).map(|kv| &kv.value)
+}
+
+/// Go's `strconv.ParseBool` (`otel-mapping.md` §4, `analytics.event`).
+pub(crate) fn parse_bool(value: &Value) -> Option<bool> {
+    match value {
+        Value::Bool(b) => Some(*b),
+        Value::I64(1) => Some(true),
+        Value::I64(0) => Some(false),
+        Value::String(s) => match s.as_str() {
+            "1" | "t" | "T" | "TRUE" | "true" | "True" => Some(true),
+            "0" | "f" | "F" | "FALSE" | "false" | "False" => Some(false),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+/// Whether an `error` attribute value is truthy.
+fn truthy(value: &Value) -> bool {
+    match value {
+        Value::Bool(b) => *b,
+        Value::I64(i) => *i != 0,
+        Value::F64(f) => *f != 0.0,
+        Value::String(s) => parse_bool(value).unwrap_or(!s.as_str().is_empty()),
+        _ => false,
+    }
+}
+
+/// The Datadog span type for a kind when no `span.type` attribute is set (§5).
+fn span_type(kind: &SpanKind, db_system: Option<&str>) -> &'static str {
+    match kind {
+        SpanKind::Server => "web",
+        SpanKind::Client => match db_system.map(str::to_ascii_lowercase).as_deref() {
+            None => "http",
+            Some(
+                "mysql" | "postgresql" | "mssql" | "oracle" | "db2" | "sqlite" | "mariadb"
+                | "clickhouse" | "cockroachdb" | "redshift" | "other_sql" | "hsqldb" | "h2"
+                | "derby" | "firebird" | "informix" | "ingres" | "interbase" | "netezza"
+                | "pervasive" | "pointbase" | "sybase" | "teradata" | "vertica" | "trino"
+                | "spanner" | "tidb" | "hive" | "intersystems_cache" | "maxdb" | "adabas"
+                | "filemaker" | "instantdb" | "edb" | "cache" | "sqlserver",
+            ) => "sql",
+            Some("redis") => "redis",
+            Some("memcached") => "memcached",
+            Some("mongodb") => "mongodb",
+            Some("elasticsearch") => "elasticsearch",
+            Some("opensearch") => "opensearch",
+            Some("cassandra") => "cassandra",
+            Some(_) => "db",
+        },
+        _ => "custom",
+    }
+}
+
+/// A `Str` from an OTel string (copied: keys and values may be borrowed from the app).
+fn str_of(s: &str) -> Str {
+    Str::copy_from(s)
+}
+
+/// Sets `key` (or its flattened elements) in meta or metrics by the value's type (§6).
+fn set_typed(span: &mut Span, key: &str, value: &Value) {
+    match value {
+        Value::String(s) => span.set_meta(str_of(key), str_of(s.as_str())),
+        Value::Bool(b) => span.set_meta(str_of(key), Str::from_static(bool_text(*b))),
+        Value::I64(i) => span.set_metric(str_of(key), *i as f64),
+        Value::F64(f) => span.set_metric(str_of(key), *f),
+        Value::Array(array) => {
+            let mut k = String::with_capacity(key.len() + 4);
+            let mut each = |i: usize, set: &mut dyn FnMut(&mut Span, Str)| {
+                k.clear();
+                let _ = write!(k, "{key}.{i}");
+                set(span, Str::from(k.as_str().to_owned()));
+            };
+            match array {
+                Array::Bool(v) => {
+                    for (i, b) in v.iter().enumerate() {
+                        each(i, &mut |span, k| span.set_meta(k, Str::from_static(bool_text(*b))));
+                    }
+                }
+                Array::I64(v) => {
+                    for (i, n) in v.iter().enumerate() {
+                        each(i, &mut |span, k| span.set_metric(k, *n as f64));
+                    }
+                }
+                Array::F64(v) => {
+                    for (i, n) in v.iter().enumerate() {
+                        each(i, &mut |span, k| span.set_metric(k, *n));
+                    }
+                }
+                Array::String(v) => {
+                    for (i, s) in v.iter().enumerate() {
+                        each(i, &mut |span, k| span.set_meta(k, str_of(s.as_str())));
+                    }
+                }
+                _ => log::debug!("unsupported array attribute {key} dropped"),
+            }
+        }
+        _ => log::debug!("unsupported attribute {key} dropped"),
+    }
+}
+
+fn bool_text(b: bool) -> &'static str {
+    if b { "true" } else { "false" }
+}
+
+/// Text of a value for string-keyed uses (status codes, opname lookups).
+fn text_of(value: &Value) -> Cow<'_, str> {
+    value.as_str()
+}
+
+/// The reserved and special attributes seen while applying a span's attributes.
+#[derive(Default)]
+struct Reserved {
+    operation_name: Option<String>,
+    resource: Option<String>,
+    service: Option<String>,
+    span_type: Option<String>,
+    analytics: Option<Option<bool>>,
+    error: Option<bool>,
+}
+
+/// Applies one attribute: reserved keys are consumed, the rest become meta or metrics.
+fn apply_attribute(span: &mut Span, r: &mut Reserved, key: &str, value: &Value) {
+    match key {
+        OPERATION_NAME => r.operation_name = Some(text_of(value).into_owned()),
+        RESOURCE_NAME => r.resource = Some(text_of(value).into_owned()),
+        SERVICE_NAME => r.service = Some(text_of(value).into_owned()),
+        SPAN_TYPE => r.span_type = Some(text_of(value).into_owned()),
+        ANALYTICS_EVENT => r.analytics = Some(parse_bool(value)),
+        HTTP_RESPONSE_STATUS_CODE | HTTP_STATUS_CODE => {
+            span.set_meta(HTTP_STATUS_CODE, str_of(&text_of(value)));
+        }
+        tags::MANUAL_KEEP | tags::MANUAL_DROP | tags::MANUAL_SAMPLING_PRIORITY => {}
+        "error" => r.error = Some(truthy(value)),
+        _ => set_typed(span, key, value),
+    }
+}
+
+/// An attribute's text as recorded on the span (meta, else a metric printed).
+fn recorded_text<'a>(span: &'a Span, key: &str) -> Option<Cow<'a, str>> {
+    if let Some(v) = span.meta.get(key) {
+        return Some(Cow::Borrowed(v.as_str()));
+    }
+    span.metrics.get(key).map(|n| Cow::Owned(number_text(*n)))
+}
+
+fn number_text(n: f64) -> String {
+    if n.fract() == 0.0 && n.abs() < 1e15 {
+        format!("{}", n as i64)
+    } else {
+        n.to_string()
+    }
+}
+
+/// The model form of an event attribute value.
+fn event_value(value: &Value) -> Option<AttributeValue> {
+    Some(match value {
+        Value::String(s) => AttributeValue::String(str_of(s.as_str())),
+        Value::Bool(b) => AttributeValue::Bool(*b),
+        Value::I64(i) => AttributeValue::Int(*i),
+        Value::F64(f) => AttributeValue::Double(*f),
+        Value::Array(Array::String(v)) => AttributeValue::Array(AttributeArray::String(
+            v.iter().map(|s| str_of(s.as_str())).collect(),
+        )),
+        Value::Array(Array::Bool(v)) => AttributeValue::Array(AttributeArray::Bool(v.clone())),
+        Value::Array(Array::I64(v)) => AttributeValue::Array(AttributeArray::Int(v.clone())),
+        Value::Array(Array::F64(v)) => AttributeValue::Array(AttributeArray::Double(v.clone())),
+        _ => return None,
+    })
+}
+
+fn event_of(event: Event) -> SpanEvent {
+    let time = crate::clock::system_time_ns(event.timestamp).max(0) as u64;
+    let mut out = SpanEvent::new(Str::from(event.name.into_owned()), time);
+    for kv in &event.attributes {
+        if let Some(v) = event_value(&kv.value) {
+            out.attributes.insert(str_of(kv.key.as_str()), v);
+        }
+    }
+    out
+}
+
+/// Link attributes: stringified and flattened (`span-model.md` §6.3).
+fn link_attributes(attrs: &[KeyValue]) -> TagMap<Str> {
+    let mut out = TagMap::new();
+    for kv in attrs {
+        let key = kv.key.as_str();
+        match &kv.value {
+            Value::Array(array) => {
+                let items: Vec<String> = match array {
+                    Array::Bool(v) => v.iter().map(|b| bool_text(*b).to_owned()).collect(),
+                    Array::I64(v) => v.iter().map(i64::to_string).collect(),
+                    Array::F64(v) => v.iter().map(f64::to_string).collect(),
+                    Array::String(v) => v.iter().map(|s| s.as_str().to_owned()).collect(),
+                    _ => Vec::new(),
+                };
+                for (i, item) in items.into_iter().enumerate() {
+                    out.insert(format!("{key}.{i}"), Str::from(item));
+                }
+            }
+            other => {
+                out.insert(str_of(key), str_of(&text_of(other)));
+            }
+        }
+    }
+    out
+}
+
+pub(crate) fn link_of(link: Link) -> Option<SpanLink> {
+    let cx = &link.span_context;
+    if !cx.is_valid() {
+        return None;
+    }
+    let trace_id = TraceId::from_u128(u128::from_be_bytes(cx.trace_id().to_bytes()));
+    let span_id = ddtrace_model::SpanId::new(u64::from_be_bytes(cx.span_id().to_bytes()))?;
+    let mut out = SpanLink::new(trace_id, span_id);
+    let header = cx.trace_state().header();
+    if !header.is_empty() {
+        out.tracestate = Str::from(header);
+    }
+    out.flags = Some(u32::from(cx.trace_flags().to_u8() & 1));
+    out.attributes = link_attributes(&link.attributes);
+    Some(out)
+}
+
+/// Maps one recorded span. `parent_service` is the parent's service (for top-level marking),
+/// `None` when the parent is not in this process.
+pub(crate) fn map_span(rec: SpanRecord, trace_id: TraceId, cfg: &BridgeConfig) -> Span {
+    let mut span = Span::new(trace_id, rec.span_id, Str::EMPTY);
+    span.parent_id = rec.parent_id;
+    span.start = rec.start_ns;
+    span.duration = rec.end_ns.saturating_sub(rec.start_ns).max(0);
+
+    for (k, v) in &cfg.global_tags {
+        span.set_meta(k.clone(), v.clone());
+    }
+    let mut reserved = Reserved::default();
+    for kv in &cfg.resource_attributes {
+        match kv.key.as_str() {
+            SERVICE_NAME | "deployment.environment" | "deployment.environment.name"
+            | "service.version" => {}
+            key => apply_attribute(&mut span, &mut reserved, key, &kv.value),
+        }
+    }
+    // Resource attributes never set reserved fields of spans; only the span's own do.
+    reserved = Reserved::default();
+    for kv in &rec.attributes {
+        apply_attribute(&mut span, &mut reserved, kv.key.as_str(), &kv.value);
+    }
+
+    // Operation name (§2), resource (§3).
+    span.name = match reserved.operation_name {
+        Some(name) => Str::from(name),
+        None => Str::from(operation_name(&rec.kind, |k| recorded_text(&span, k))),
+    };
+    span.resource = match reserved.resource {
+        Some(r) => Str::from(r),
+        None => Str::from(rec.name.into_owned()),
+    };
+
+    // Service (§10, span-model.md §3).
+    let manual_service = reserved
+        .service
+        .map(Str::from)
+        .or_else(|| rec.inherited_service.clone());
+    if let Some(service) = manual_service {
+        span.service = service;
+        span.set_meta(tags::SERVICE_SOURCE, "m");
+    } else {
+        span.service = cfg.service.clone();
+    }
+    if !span.service.eq_ignore_ascii_case(&cfg.service) {
+        span.set_meta(tags::BASE_SERVICE, cfg.service.clone());
+    }
+    if let Some(env) = &cfg.env {
+        span.set_meta(tags::ENV, env.clone());
+    }
+    if let Some(version) = &cfg.version {
+        if span.service == cfg.service {
+            span.set_meta(tags::VERSION, version.clone());
+        }
+    }
+
+    // Type and kind (§5).
+    span.span_type = match reserved.span_type {
+        Some(t) => Str::from(t),
+        None => {
+            let db = recorded_text(&span, "db.system")
+                .or_else(|| recorded_text(&span, "db.system.name"))
+                .map(Cow::into_owned);
+            Str::from_static(span_type(&rec.kind, db.as_deref()))
+        }
+    };
+    span.set_meta(tags::SPAN_KIND, kind_name(&rec.kind));
+
+    if let Some(Some(b)) = reserved.analytics {
+        span.set_metric(tags::ANALYTICS_SAMPLE_RATE, if b { 1.0 } else { 0.0 });
+    }
+    if reserved.error == Some(true) {
+        span.error = true;
+    }
+
+    // Events (§7.2, §7.3).
+    let events: Vec<SpanEvent> = rec.events.into_iter().map(event_of).collect();
+    let has_exception = events.iter().any(|e| e.name.eq_ignore_ascii_case(EXCEPTION));
+    if has_exception {
+        span.set_meta(tags::HAS_EXCEPTION_EVENT, "true");
+    }
+
+    // Status (§7.1, §7.2).
+    match rec.status {
+        Status::Ok => span.error = false,
+        Status::Error { description } => {
+            span.error = true;
+            let mut message_from_event = false;
+            for event in events.iter().filter(|e| e.name.eq_ignore_ascii_case(EXCEPTION)) {
+                for (from, to) in [
+                    ("exception.message", tags::ERROR_MESSAGE),
+                    ("exception.type", tags::ERROR_TYPE),
+                    ("exception.stacktrace", tags::ERROR_STACK),
+                ] {
+                    if let Some(v) = event.attributes.get(from) {
+                        span.set_meta(to, attribute_text(v));
+                        message_from_event |= to == tags::ERROR_MESSAGE;
+                    }
+                }
+            }
+            if !message_from_event {
+                if !description.is_empty() {
+                    span.set_meta(tags::ERROR_MESSAGE, Str::from(description.into_owned()));
+                } else if !span.meta.contains_key(tags::ERROR_MESSAGE) {
+                    if let Some(code) = span.meta.get(HTTP_STATUS_CODE).cloned() {
+                        let message = match span.meta.get(HTTP_STATUS_TEXT) {
+                            Some(text) => format!("{code} {text}"),
+                            None => code.to_string(),
+                        };
+                        span.set_meta(tags::ERROR_MESSAGE, Str::from(message));
+                    }
+                }
+            }
+        }
+        Status::Unset => {}
+    }
+    span.events = events;
+    span.links = rec.links.into_iter().filter_map(link_of).collect();
+    span
+}
+
+/// The text of an event attribute copied into an error tag.
+fn attribute_text(v: &AttributeValue) -> Str {
+    match v {
+        AttributeValue::String(s) => s.clone(),
+        AttributeValue::Bool(b) => Str::from_static(bool_text(*b)),
+        AttributeValue::Int(i) => Str::from(i.to_string()),
+        AttributeValue::Double(f) => Str::from(f.to_string()),
+        AttributeValue::Array(_) => Str::EMPTY,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn opname(kind: SpanKind, attrs: &[(&'static str, &'static str)]) -> String {
+        operation_name(&kind, |k| {
+            attrs.iter().find(|(key, _)| *key == k).map(|(_, v)| Cow::Borrowed(*v))
+        })
+    }
+
+    #[test]
+    fn operation_name_examples_of_section_2() {
+        use SpanKind::*;
+        let cases: &[(SpanKind, &[(&str, &str)], &str)] = &[
+            (Server, &[("http.request.method", "GET")], "http.server.request"),
+            (Client, &[("http.request.method", "GET")], "http.client.request"),
+            (Client, &[("db.system", "Redis")], "redis.query"),
+            (Consumer, &[("messaging.system", "Kafka"), ("messaging.operation", "Receive")], "kafka.receive"),
+            (Client, &[("rpc.system", "aws-api"), ("rpc.service", "S3")], "aws.s3.request"),
+            (Client, &[("rpc.system", "aws-api")], "aws.client.request"),
+            (Server, &[("rpc.system", "GRPC")], "grpc.server.request"),
+            (Client, &[("faas.invoked_provider", "aws"), ("faas.invoked_name", "My-Function")], "aws.my-function.invoke"),
+            (Server, &[("faas.trigger", "Datasource")], "datasource.invoke"),
+            (Server, &[("graphql.operation.type", "query")], "graphql.server.request"),
+            (Server, &[("network.protocol.name", "Amqp")], "amqp.server.request"),
+            (Server, &[], "server.request"),
+            (Client, &[], "client.request"),
+            (Internal, &[], "internal"),
+            (Producer, &[], "producer"),
+            (Consumer, &[], "consumer"),
+            (Producer, &[("http.request.method", "GET")], "producer"),
+        ];
+        for (kind, attrs, want) in cases {
+            assert_eq!(opname(kind.clone(), attrs), *want, "{kind:?} {attrs:?}");
+        }
+    }
+
+    #[test]
+    fn parse_bool_follows_go() {
+        for t in ["1", "t", "T", "TRUE", "true", "True"] {
+            assert_eq!(parse_bool(&Value::from(t)), Some(true), "{t}");
+        }
+        for f in ["0", "f", "F", "FALSE", "false", "False"] {
+            assert_eq!(parse_bool(&Value::from(f)), Some(false), "{f}");
+        }
+        for bad in ["trUe", "fAlse", "yes", "something-else"] {
+            assert_eq!(parse_bool(&Value::from(bad)), None, "{bad}");
+        }
+        assert_eq!(parse_bool(&Value::Bool(true)), Some(true));
+    }
+
+    #[test]
+    fn span_types_by_kind() {
+        assert_eq!(span_type(&SpanKind::Server, None), "web");
+        assert_eq!(span_type(&SpanKind::Client, Some("PostgreSQL")), "sql");
+        assert_eq!(span_type(&SpanKind::Client, Some("redis")), "redis");
+        assert_eq!(span_type(&SpanKind::Client, Some("couchdb")), "db");
+        assert_eq!(span_type(&SpanKind::Client, None), "http");
+        assert_eq!(span_type(&SpanKind::Producer, None), "custom");
+    }
+}

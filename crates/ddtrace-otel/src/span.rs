@@ -1,0 +1,204 @@
+//! [`Span`]: the OpenTelemetry span, recorded as given and mapped later.
+
+use std::borrow::Cow;
+use std::error::Error as StdError;
+use std::sync::{Arc, OnceLock};
+use std::time::SystemTime;
+
+use ddtrace_model::{SpanId, Str, TraceId};
+use opentelemetry::trace::{Event, Link, SpanContext, SpanKind, Status};
+use opentelemetry::KeyValue;
+
+use crate::clock;
+use crate::trace::Trace;
+
+/// What the application thread records of a span: the OTel values as given.
+#[derive(Debug)]
+pub(crate) struct SpanRecord {
+    pub(crate) span_id: SpanId,
+    pub(crate) parent_id: Option<SpanId>,
+    pub(crate) name: Cow<'static, str>,
+    pub(crate) kind: SpanKind,
+    pub(crate) start_ns: i64,
+    pub(crate) end_ns: i64,
+    pub(crate) attributes: Vec<KeyValue>,
+    pub(crate) events: Vec<Event>,
+    pub(crate) links: Vec<Link>,
+    pub(crate) status: Status,
+    /// The service inherited from a local parent whose service was set by `service.name`.
+    pub(crate) inherited_service: Option<Str>,
+    /// The parent's service when it differs from the default (for top-level marking);
+    /// meaningful only when `parent_is_local`.
+    pub(crate) parent_is_local: bool,
+}
+
+/// A span of the Datadog bridge, returned by [`Tracer`](crate::Tracer).
+///
+/// It implements [`opentelemetry::trace::Span`]. The span records what the API gives (ids,
+/// times, name, kind, attributes, events, links, status) without converting it; the Datadog
+/// mapping runs later on the exporter's worker thread. Ending it hands the record to its local
+/// trace. A span dropped without `end` is ended then.
+///
+/// ```
+/// use opentelemetry::trace::{Span as _, Tracer as _, TracerProvider as _};
+/// use opentelemetry::KeyValue;
+/// use ddtrace_otel::{InMemoryExporter, TracerProvider};
+///
+/// let exporter = InMemoryExporter::new();
+/// let provider = TracerProvider::builder().with_exporter(exporter.clone()).build()?;
+/// let mut span = provider.tracer("app").start("work");
+/// span.set_attribute(KeyValue::new("items", 3));
+/// assert!(span.is_recording());
+/// span.end();
+/// assert!(!span.is_recording());
+/// let chunks = exporter.chunks();
+/// assert_eq!(chunks[0].spans[0].metrics.get("items"), Some(&3.0));
+/// # Ok::<(), ddtrace_otel::Error>(())
+/// ```
+#[derive(Debug)]
+pub struct Span {
+    trace_id: TraceId,
+    span_id: SpanId,
+    sampled: bool,
+    context: OnceLock<SpanContext>,
+    record: Option<SpanRecord>,
+    trace: Arc<Trace>,
+}
+
+impl Span {
+    pub(crate) fn new(trace: Arc<Trace>, record: SpanRecord, sampled: bool) -> Self {
+        Span {
+            trace_id: trace.trace_id(),
+            span_id: record.span_id,
+            sampled,
+            context: OnceLock::new(),
+            record: Some(record),
+            trace,
+        }
+    }
+
+    /// The Datadog trace id (128 bits).
+    pub fn trace_id(&self) -> TraceId {
+        self.trace_id
+    }
+
+    /// The Datadog span id.
+    pub fn span_id(&self) -> SpanId {
+        self.span_id
+    }
+
+    fn finish(&mut self, end_ns: i64) {
+        if let Some(mut record) = self.record.take() {
+            record.end_ns = end_ns.max(record.start_ns);
+            self.trace.finish(record);
+        }
+    }
+}
+
+impl opentelemetry::trace::Span for Span {
+    fn add_event<T>(&mut self, name: T, attributes: Vec<KeyValue>)
+    where
+        T: Into<Cow<'static, str>>,
+    {
+        self.add_event_with_timestamp(name, SystemTime::now(), attributes);
+    }
+
+    fn add_event_with_timestamp<T>(
+        &mut self,
+        name: T,
+        timestamp: SystemTime,
+        attributes: Vec<KeyValue>,
+    ) where
+        T: Into<Cow<'static, str>>,
+    {
+        if let Some(record) = self.record.as_mut() {
+            record.events.push(Event::new(name, timestamp, attributes, 0));
+        }
+    }
+
+    /// Adds an `exception` event with `exception.type` (the leading type name of the error's
+    /// `Debug` form, the only type information a `dyn Error` exposes), `exception.message`
+    /// (its `Display` form) and `exception.escaped = false`. It does not put the span in
+    /// error; a span that ends with status `Error` takes its error tags from these events.
+    fn record_error(&mut self, err: &dyn StdError) {
+        if self.record.is_none() {
+            return;
+        }
+        let debug = format!("{err:?}");
+        let type_name: String = debug
+            .chars()
+            .take_while(|c| c.is_alphanumeric() || *c == '_' || *c == ':')
+            .collect();
+        let mut attributes = Vec::with_capacity(3);
+        if !type_name.is_empty() {
+            attributes.push(KeyValue::new("exception.type", type_name));
+        }
+        attributes.push(KeyValue::new("exception.message", err.to_string()));
+        attributes.push(KeyValue::new("exception.escaped", false));
+        self.add_event("exception", attributes);
+    }
+
+    fn span_context(&self) -> &SpanContext {
+        self.context
+            .get_or_init(|| self.trace.span_context(self.span_id, self.sampled))
+    }
+
+    fn is_recording(&self) -> bool {
+        self.record.is_some()
+    }
+
+    fn set_attribute(&mut self, attribute: KeyValue) {
+        let Some(record) = self.record.as_mut() else {
+            return;
+        };
+        if crate::trace::is_trace_level_key(attribute.key.as_str()) {
+            self.trace
+                .on_attribute(self.span_id, attribute.key.as_str(), &attribute.value);
+        }
+        record.attributes.push(attribute);
+    }
+
+    fn set_status(&mut self, status: Status) {
+        let Some(record) = self.record.as_mut() else {
+            return;
+        };
+        // Ok > Error > Unset (§7.1): Ok is final, Unset never overrides.
+        match (&record.status, &status) {
+            (Status::Ok, _) | (_, Status::Unset) => {}
+            _ => record.status = status,
+        }
+    }
+
+    fn update_name<T>(&mut self, new_name: T)
+    where
+        T: Into<Cow<'static, str>>,
+    {
+        if let Some(record) = self.record.as_mut() {
+            record.name = new_name.into();
+        }
+    }
+
+    fn add_link(&mut self, span_context: SpanContext, attributes: Vec<KeyValue>) {
+        if let Some(record) = self.record.as_mut() {
+            if span_context.is_valid() {
+                record.links.push(Link::new(span_context, attributes, 0));
+            }
+        }
+    }
+
+    fn end_with_timestamp(&mut self, timestamp: SystemTime) {
+        self.finish(clock::system_time_ns(timestamp));
+    }
+
+    fn end(&mut self) {
+        self.finish(clock::now_ns());
+    }
+}
+
+impl Drop for Span {
+    fn drop(&mut self) {
+        if self.record.is_some() {
+            self.finish(clock::now_ns());
+        }
+    }
+}

@@ -1,0 +1,590 @@
+//! Trace assembly: the per-trace state shared by the spans of one local trace, the registry
+//! that finds it from a parent `SpanContext`, and the pending chunk handed to the exporter.
+
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
+use std::str::FromStr;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Weak};
+
+use ddtrace_model::{
+    ChunkExporter, PendingChunk, SamplingPriority, SpanId, SpanLink, Str, TagMap, TraceChunk,
+    TraceId, tags,
+};
+use ddtrace_propagation::{Extracted, InjectContext, Propagator};
+use ddtrace_sampling::{Sampler, SamplingDecision, TagValue};
+use opentelemetry::trace::{SpanContext, TraceFlags, TraceState as OtelTraceState};
+use opentelemetry::{KeyValue, Value};
+use parking_lot::Mutex;
+
+use crate::config::BridgeConfig;
+use crate::mapping;
+use crate::span::SpanRecord;
+
+/// Counters of the bridge (all monotonic).
+#[derive(Debug, Default)]
+pub(crate) struct Counters {
+    pub(crate) spans_started: AtomicU64,
+    pub(crate) spans_finished: AtomicU64,
+    pub(crate) chunks_exported: AtomicU64,
+    pub(crate) partial_chunks: AtomicU64,
+    pub(crate) bound_flushes: AtomicU64,
+    pub(crate) spans_dropped_after_shutdown: AtomicU64,
+}
+
+/// What every tracer, span and trace of one provider shares.
+#[derive(Debug)]
+pub(crate) struct Shared {
+    pub(crate) config: Arc<BridgeConfig>,
+    pub(crate) exporter: Arc<dyn ChunkExporter>,
+    pub(crate) sampler: Arc<Sampler>,
+    pub(crate) propagator: Propagator,
+    /// `tracecontext` only: builds the `tracestate` of local span contexts and reads the
+    /// `dd` member of foreign remote contexts.
+    pub(crate) w3c: Propagator,
+    pub(crate) registry: Registry,
+    pub(crate) counters: Counters,
+    pub(crate) shut_down: AtomicBool,
+}
+
+impl Shared {
+    fn export(&self, pending: PendingTrace) {
+        let spans = pending.records.len() as u64;
+        if self.shut_down.load(Ordering::Acquire) {
+            self.counters
+                .spans_dropped_after_shutdown
+                .fetch_add(spans, Ordering::Relaxed);
+            log::debug!("{spans} spans ended after the tracer provider shut down; dropped");
+            return;
+        }
+        self.counters.chunks_exported.fetch_add(1, Ordering::Relaxed);
+        self.exporter.export(Box::new(pending));
+    }
+}
+
+/// Whether a span attribute changes trace-level state when set after start.
+pub(crate) fn is_trace_level_key(key: &str) -> bool {
+    key == mapping::SERVICE_NAME || SamplingDecision::is_manual_key(key)
+}
+
+/// The sampling decision and propagated state of one local trace.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Decision {
+    pub(crate) priority: Option<SamplingPriority>,
+    /// `_dd.p.*` tags, `_dd.p.tid` excluded (derived from the trace id).
+    pub(crate) tags: TagMap<Str>,
+    pub(crate) origin: Option<Str>,
+    pub(crate) tracestate: Option<Str>,
+    pub(crate) last_parent_id: Option<Str>,
+    /// Local root meta: `_dd.parent_id`, `_dd.propagation_error`, `baggage.*`.
+    pub(crate) root_meta: Vec<(Str, Str)>,
+    /// Local root metrics of the sampler: `_dd.rule_psr`, `_dd.limit_psr`, `_dd.agent_psr`.
+    pub(crate) root_metrics: Vec<(&'static str, f64)>,
+    /// Set at the first injection (and the first partial flush): manual decisions after it
+    /// are ignored (sampling.md §2 item 4, Go's behaviour).
+    pub(crate) locked: bool,
+}
+
+impl Decision {
+    pub(crate) fn apply_sampler(&mut self, d: &SamplingDecision) {
+        self.priority = Some(d.priority);
+        self.tags
+            .insert(tags::DECISION_MAKER, Str::from_static(d.decision_maker));
+        match &d.knuth_rate {
+            Some(ksr) => {
+                self.tags.insert(tags::KNUTH_SAMPLING_RATE, ksr.clone());
+            }
+            None => {
+                self.tags.remove(tags::KNUTH_SAMPLING_RATE);
+            }
+        }
+        for (key, value) in [
+            (tags::RULE_PSR, d.rule_rate),
+            (tags::LIMIT_PSR, d.limit_rate),
+            (tags::AGENT_PSR, d.agent_rate),
+        ] {
+            if let Some(v) = value {
+                self.root_metrics.retain(|(k, _)| *k != key);
+                self.root_metrics.push((key, v));
+            }
+        }
+    }
+
+    /// Applies a manual sampling attribute (`manual.keep`, `manual.drop`,
+    /// `sampling.priority`), unless the decision is locked.
+    pub(crate) fn apply_manual(&mut self, key: &str, value: &Value) {
+        let tag = match value {
+            Value::I64(i) => TagValue::Number(*i as f64),
+            Value::F64(f) => TagValue::Number(*f),
+            other => TagValue::Str(match other {
+                Value::String(s) => s.as_str(),
+                Value::Bool(true) => "true",
+                _ => "",
+            }),
+        };
+        let Some(d) = SamplingDecision::from_manual_tag(key, tag) else {
+            return;
+        };
+        if self.locked {
+            log::debug!("manual sampling attribute {key} after injection ignored");
+            return;
+        }
+        self.priority = Some(d.priority);
+        self.tags
+            .insert(tags::DECISION_MAKER, Str::from_static(d.decision_maker));
+        self.tags.remove(tags::KNUTH_SAMPLING_RATE);
+    }
+
+    fn is_keep(&self) -> bool {
+        self.priority.is_some_and(SamplingPriority::is_keep)
+    }
+}
+
+#[derive(Debug)]
+struct TraceState {
+    open: usize,
+    finished: Vec<SpanRecord>,
+    decision: Decision,
+    /// Spans whose service was set by `service.name` (or inherited from such a span).
+    services: Vec<(SpanId, Str)>,
+    /// Links made by extraction (`restart`, `terminated_context`) for the local root.
+    root_links: Vec<SpanLink>,
+}
+
+/// One local trace: the spans of a trace that this process started from the same local root.
+#[derive(Debug)]
+pub(crate) struct Trace {
+    trace_id: TraceId,
+    root_id: SpanId,
+    shared: Arc<Shared>,
+    state: Mutex<TraceState>,
+}
+
+impl Trace {
+    pub(crate) fn new_root(
+        shared: &Arc<Shared>,
+        trace_id: TraceId,
+        root_id: SpanId,
+        decision: Decision,
+        root_links: Vec<SpanLink>,
+    ) -> Arc<Trace> {
+        let trace = Arc::new(Trace {
+            trace_id,
+            root_id,
+            shared: shared.clone(),
+            state: Mutex::new(TraceState {
+                open: 0,
+                finished: Vec::new(),
+                decision,
+                services: Vec::new(),
+                root_links,
+            }),
+        });
+        shared.registry.insert(trace_id, &trace);
+        trace
+    }
+
+    pub(crate) fn trace_id(&self) -> TraceId {
+        self.trace_id
+    }
+
+    /// Registers a starting span: counts it open, resolves its inherited service, applies
+    /// trace-level start attributes. Returns (sampled, inherited service, root links).
+    pub(crate) fn on_start(
+        &self,
+        span_id: SpanId,
+        parent_id: Option<SpanId>,
+        attributes: &[KeyValue],
+    ) -> (bool, Option<Str>, Vec<SpanLink>) {
+        let mut st = self.state.lock();
+        st.open += 1;
+        let inherited = match parent_id {
+            Some(parent) if !st.services.is_empty() => st
+                .services
+                .iter()
+                .rev()
+                .find(|(id, _)| *id == parent)
+                .map(|(_, s)| s.clone()),
+            _ => None,
+        };
+        let mut own_service = None;
+        for kv in attributes {
+            let key = kv.key.as_str();
+            if is_trace_level_key(key) {
+                if key == mapping::SERVICE_NAME {
+                    own_service = Some(Str::from(kv.value.as_str().into_owned()));
+                } else {
+                    st.decision.apply_manual(key, &kv.value);
+                }
+            }
+        }
+        if let Some(service) = own_service.or_else(|| inherited.clone()) {
+            st.services.push((span_id, service));
+        }
+        let links = if span_id == self.root_id {
+            std::mem::take(&mut st.root_links)
+        } else {
+            Vec::new()
+        };
+        (st.decision.is_keep(), inherited, links)
+    }
+
+    /// A trace-level attribute set after start.
+    pub(crate) fn on_attribute(&self, span_id: SpanId, key: &str, value: &Value) {
+        let mut st = self.state.lock();
+        if key == mapping::SERVICE_NAME {
+            let service = Str::from(value.as_str().into_owned());
+            match st.services.iter_mut().find(|(id, _)| *id == span_id) {
+                Some(entry) => entry.1 = service,
+                None => st.services.push((span_id, service)),
+            }
+        } else {
+            st.decision.apply_manual(key, value);
+        }
+    }
+
+    /// A finished span: buffer it, and hand the chunk over when the local trace is complete,
+    /// when partial flush applies, or when the buffer bound is reached.
+    pub(crate) fn finish(&self, record: SpanRecord) {
+        let cfg = &self.shared.config;
+        self.shared
+            .counters
+            .spans_finished
+            .fetch_add(1, Ordering::Relaxed);
+        let pending = {
+            let mut st = self.state.lock();
+            st.open = st.open.saturating_sub(1);
+            let is_root = record.span_id == self.root_id;
+            st.finished.push(record);
+            let partial = !is_root
+                && cfg
+                    .partial_flush
+                    .min_spans()
+                    .is_some_and(|min| st.finished.len() >= min);
+            if st.open == 0 {
+                Some(self.take_chunk(&mut st))
+            } else if partial {
+                self.shared
+                    .counters
+                    .partial_chunks
+                    .fetch_add(1, Ordering::Relaxed);
+                st.decision.locked = true;
+                Some(self.take_chunk(&mut st))
+            } else if st.finished.len() >= cfg.max_buffered_spans {
+                self.shared
+                    .counters
+                    .bound_flushes
+                    .fetch_add(1, Ordering::Relaxed);
+                log::debug!(
+                    "trace {} buffers {} finished spans with {} still open; flushing them",
+                    self.trace_id,
+                    st.finished.len(),
+                    st.open
+                );
+                st.decision.locked = true;
+                Some(self.take_chunk(&mut st))
+            } else {
+                None
+            }
+        };
+        if let Some(pending) = pending {
+            self.shared.export(pending);
+        }
+    }
+
+    fn take_chunk(&self, st: &mut TraceState) -> PendingTrace {
+        PendingTrace {
+            config: self.shared.config.clone(),
+            sampler: self.shared.sampler.clone(),
+            trace_id: self.trace_id,
+            root_id: self.root_id,
+            records: std::mem::take(&mut st.finished),
+            decision: st.decision.clone(),
+        }
+    }
+
+    /// Flushes finished spans of an incomplete trace (shutdown).
+    pub(crate) fn flush_incomplete(&self) {
+        let pending = {
+            let mut st = self.state.lock();
+            (!st.finished.is_empty()).then(|| self.take_chunk(&mut st))
+        };
+        if let Some(pending) = pending {
+            self.shared.export(pending);
+        }
+    }
+
+    /// The decision as injection sees it, locking it (propagation.md §10).
+    pub(crate) fn lock_for_injection(&self) -> Decision {
+        let mut st = self.state.lock();
+        st.decision.locked = true;
+        st.decision.clone()
+    }
+
+    /// The current decision.
+    pub(crate) fn decision(&self) -> Decision {
+        self.state.lock().decision.clone()
+    }
+
+    /// The OTel context of span `span_id` of this trace: flags from the current priority,
+    /// `tracestate` as an injection would write it now (`otel-mapping.md` §8.2).
+    pub(crate) fn span_context(&self, span_id: SpanId, sampled_at_start: bool) -> SpanContext {
+        let decision = self.decision();
+        let sampled = decision.priority.map_or(sampled_at_start, |p| p.is_keep());
+        let trace_state = w3c_tracestate(&self.shared.w3c, self.trace_id, span_id, &decision)
+            .and_then(|h| OtelTraceState::from_str(&h).ok())
+            .unwrap_or_default();
+        SpanContext::new(
+            otel_trace_id(self.trace_id),
+            otel_span_id(span_id),
+            if sampled {
+                TraceFlags::SAMPLED
+            } else {
+                TraceFlags::NOT_SAMPLED
+            },
+            false,
+            trace_state,
+        )
+    }
+}
+
+impl Drop for Trace {
+    fn drop(&mut self) {
+        let leftover = std::mem::take(&mut self.state.get_mut().finished);
+        if !leftover.is_empty() {
+            let pending = PendingTrace {
+                config: self.shared.config.clone(),
+                sampler: self.shared.sampler.clone(),
+                trace_id: self.trace_id,
+                root_id: self.root_id,
+                records: leftover,
+                decision: self.state.get_mut().decision.clone(),
+            };
+            self.shared.export(pending);
+        }
+        self.shared
+            .registry
+            .remove(self.trace_id, self as *const Trace);
+    }
+}
+
+/// The `tracestate` header an injection of `span_id` would write.
+pub(crate) fn w3c_tracestate(
+    w3c: &Propagator,
+    trace_id: TraceId,
+    span_id: SpanId,
+    d: &Decision,
+) -> Option<String> {
+    let mut carrier: HashMap<String, String> = HashMap::new();
+    let cx = InjectContext::new(trace_id, span_id)
+        .with_priority(d.priority)
+        .with_origin(d.origin.as_deref())
+        .with_tags(&d.tags)
+        .with_tracestate(d.tracestate.as_deref());
+    w3c.inject(&cx, &mut carrier);
+    carrier.remove("tracestate")
+}
+
+pub(crate) fn otel_trace_id(id: TraceId) -> opentelemetry::trace::TraceId {
+    opentelemetry::trace::TraceId::from_bytes(id.as_u128().to_be_bytes())
+}
+
+pub(crate) fn otel_span_id(id: SpanId) -> opentelemetry::trace::SpanId {
+    opentelemetry::trace::SpanId::from_bytes(id.get().to_be_bytes())
+}
+
+pub(crate) fn dd_trace_id(id: opentelemetry::trace::TraceId) -> TraceId {
+    TraceId::from_u128(u128::from_be_bytes(id.to_bytes()))
+}
+
+pub(crate) fn dd_span_id(id: opentelemetry::trace::SpanId) -> Option<SpanId> {
+    SpanId::new(u64::from_be_bytes(id.to_bytes()))
+}
+
+/// The decision inherited from an extracted context.
+pub(crate) fn inherited_decision(extracted: &Extracted, shared: &Shared) -> Decision {
+    let mut d = Decision::default();
+    if let Some(cx) = &extracted.context {
+        d.priority = cx.priority;
+        d.tags = cx.tags.clone();
+        d.tags.remove(tags::TRACE_ID_HIGH);
+        d.origin = cx.origin.clone();
+        d.tracestate = cx.tracestate.clone();
+        d.last_parent_id = cx.last_parent_id.clone();
+        if let Some(p) = &cx.last_parent_id {
+            d.root_meta.push((Str::from_static(tags::PARENT_ID), p.clone()));
+        }
+        if let Some(e) = &cx.propagation_error {
+            d.root_meta
+                .push((Str::from_static(tags::PROPAGATION_ERROR), e.clone()));
+        }
+    }
+    let keys = shared.propagator.config().baggage_tag_keys();
+    for (k, v) in extracted.baggage.span_tags(keys) {
+        d.root_meta.push((Str::from(k), Str::copy_from(v)));
+    }
+    d
+}
+
+/// Hasher for trace ids, which are random already.
+#[derive(Default)]
+pub(crate) struct IdHasher(u64);
+
+impl Hasher for IdHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 = (self.0 ^ u64::from(*b)).wrapping_mul(0x100_0000_01b3);
+        }
+    }
+    fn write_u128(&mut self, i: u128) {
+        self.0 = ((i as u64) ^ ((i >> 64) as u64)).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    }
+}
+
+type Shard = Mutex<HashMap<u128, Weak<Trace>, BuildHasherDefault<IdHasher>>>;
+
+const SHARDS: usize = 64;
+
+/// Live local traces by trace id, so that a child started from a parent's `SpanContext` (all
+/// the OTel `Context` exposes) joins its parent's local trace. Sharded by trace id: threads
+/// working on different traces rarely meet on a lock, and there is no process-wide lock.
+/// Entries are weak: a trace lives as long as one of its spans (or a context holding one).
+#[derive(Debug)]
+pub(crate) struct Registry {
+    shards: Box<[Shard]>,
+}
+
+impl Default for Registry {
+    fn default() -> Self {
+        Registry {
+            shards: (0..SHARDS).map(|_| Shard::default()).collect(),
+        }
+    }
+}
+
+impl Registry {
+    fn shard(&self, id: TraceId) -> &Shard {
+        let mut h = IdHasher::default();
+        h.write_u128(id.as_u128());
+        let index = (h.finish() >> 58) as usize % SHARDS;
+        &self.shards[index]
+    }
+
+    pub(crate) fn get(&self, id: TraceId) -> Option<Arc<Trace>> {
+        self.shard(id).lock().get(&id.as_u128()).and_then(Weak::upgrade)
+    }
+
+    fn insert(&self, id: TraceId, trace: &Arc<Trace>) {
+        self.shard(id)
+            .lock()
+            .insert(id.as_u128(), Arc::downgrade(trace));
+    }
+
+    fn remove(&self, id: TraceId, trace: *const Trace) {
+        let mut shard = self.shard(id).lock();
+        if shard
+            .get(&id.as_u128())
+            .is_some_and(|w| std::ptr::eq(w.as_ptr(), trace))
+        {
+            shard.remove(&id.as_u128());
+        }
+    }
+
+    /// Every live trace (for shutdown).
+    pub(crate) fn live(&self) -> Vec<Arc<Trace>> {
+        self.shards
+            .iter()
+            .flat_map(|s| s.lock().values().filter_map(Weak::upgrade).collect::<Vec<_>>())
+            .collect()
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.shards.iter().map(|s| s.lock().len()).sum()
+    }
+}
+
+/// The finished spans of one local trace (or part of it), not yet mapped.
+#[derive(Debug)]
+pub(crate) struct PendingTrace {
+    config: Arc<BridgeConfig>,
+    sampler: Arc<Sampler>,
+    trace_id: TraceId,
+    root_id: SpanId,
+    records: Vec<SpanRecord>,
+    decision: Decision,
+}
+
+impl PendingChunk for PendingTrace {
+    fn span_count(&self) -> usize {
+        self.records.len()
+    }
+
+    fn size_hint(&self) -> usize {
+        self.records
+            .iter()
+            .map(|r| {
+                std::mem::size_of::<SpanRecord>()
+                    + r.name.len()
+                    + r.attributes.len() * (std::mem::size_of::<KeyValue>() + 16)
+                    + r.events.len() * 128
+                    + r.links.len() * 128
+            })
+            .sum()
+    }
+
+    fn into_chunk(self: Box<Self>) -> TraceChunk {
+        let PendingTrace {
+            config,
+            sampler,
+            trace_id,
+            root_id,
+            mut records,
+            decision,
+        } = *self;
+        // Local root first, then by start (span-model.md §4).
+        records.sort_by_key(|r| (r.span_id != root_id, r.start_ns));
+        let mut spans = Vec::with_capacity(records.len());
+        for record in records {
+            let parent_service = record
+                .parent_is_local
+                .then(|| record.inherited_service.clone().unwrap_or_else(|| config.service.clone()));
+            let is_root = record.span_id == root_id;
+            let mut span = mapping::map_span(record, trace_id, &config);
+            let top_level = match &parent_service {
+                None => true,
+                Some(parent) => *parent != span.service,
+            };
+            if top_level {
+                span.set_metric(tags::TOP_LEVEL, 1.0);
+            }
+            if is_root {
+                for (k, v) in &decision.root_meta {
+                    span.set_meta(k.clone(), v.clone());
+                }
+                for (k, v) in &decision.root_metrics {
+                    span.set_metric(*k, *v);
+                }
+                if let Some(p) = decision.priority {
+                    span.set_metric(tags::SAMPLING_PRIORITY, f64::from(p.get()));
+                }
+                span.set_meta(tags::RUNTIME_ID, config.runtime_id.clone());
+                span.set_metric(tags::PROCESS_ID, f64::from(config.process_id));
+            }
+            spans.push(span);
+        }
+        if let Some(first) = spans.first_mut() {
+            first.set_meta(tags::LANGUAGE, "rust");
+        }
+        let mut chunk = TraceChunk::new(spans);
+        chunk.priority = decision.priority;
+        chunk.origin = decision.origin;
+        chunk.tags = decision.tags;
+        if decision.priority.is_some_and(|p| !p.is_keep()) {
+            sampler.sample_spans(&mut chunk);
+        }
+        chunk
+    }
+}
