@@ -9,6 +9,23 @@ use crate::{EncodeOptions, Format, json, write};
 /// that [`PayloadEncoder::finish`] never copies the body.
 const HEADER_ROOM: usize = 5;
 
+// The v0.4 span keys, pre-encoded (all shorter than 32 bytes: fixstr).
+const SERVICE_KEY: &[u8] = b"\xa7service";
+const NAME_KEY: &[u8] = b"\xa4name";
+const RESOURCE_KEY: &[u8] = b"\xa8resource";
+const TRACE_ID_KEY: &[u8] = b"\xa8trace_id";
+const SPAN_ID_KEY: &[u8] = b"\xa7span_id";
+const PARENT_ID_KEY: &[u8] = b"\xa9parent_id";
+const START_KEY: &[u8] = b"\xa5start";
+const DURATION_KEY: &[u8] = b"\xa8duration";
+const ERROR_KEY: &[u8] = b"\xa5error";
+const META_KEY: &[u8] = b"\xa4meta";
+const METRICS_KEY: &[u8] = b"\xa7metrics";
+const TYPE_KEY: &[u8] = b"\xa4type";
+const META_STRUCT_KEY: &[u8] = b"\xabmeta_struct";
+const SPAN_LINKS_KEY: &[u8] = b"\xaaspan_links";
+const SPAN_EVENTS_KEY: &[u8] = b"\xabspan_events";
+
 /// Builds one payload at a time from [`TraceChunk`]s, reusing its buffers.
 ///
 /// Push chunks, read [`encoded_len`](PayloadEncoder::encoded_len) to decide when a payload is
@@ -249,7 +266,14 @@ pub fn encode(format: Format, options: EncodeOptions, chunks: &[TraceChunk], out
 
 /// How strings are written: inline (v0.4) or as string-table indexes (v0.5).
 trait Strings {
+    /// Called before each chunk.
+    fn begin_chunk(&mut self) {}
+    /// Writes a string borrowed from the chunk being written.
     fn put(&mut self, buf: &mut Vec<u8>, s: &str);
+    /// Writes a string that does not live as long as the chunk (scratch buffers).
+    fn put_transient(&mut self, buf: &mut Vec<u8>, s: &str) {
+        self.put(buf, s);
+    }
 }
 
 struct Inline;
@@ -262,8 +286,15 @@ impl Strings for Inline {
 }
 
 impl Strings for StringTable {
+    fn begin_chunk(&mut self) {
+        StringTable::begin_chunk(self);
+    }
     #[inline]
     fn put(&mut self, buf: &mut Vec<u8>, s: &str) {
+        write::uint(buf, u64::from(self.intern_borrowed(s)));
+    }
+    #[inline]
+    fn put_transient(&mut self, buf: &mut Vec<u8>, s: &str) {
         write::uint(buf, u64::from(self.intern(s)));
     }
 }
@@ -289,6 +320,12 @@ impl Overrides<'_> {
         (self.chunk.origin.is_some() && key == tags::ORIGIN)
             || (self.links_json && key == tags::SPAN_LINKS)
             || (self.events_json && key == tags::SPAN_EVENTS)
+    }
+
+    /// Whether any of the span's own meta entries can be replaced (false for most spans).
+    #[inline]
+    fn touches_meta(&self) -> bool {
+        self.first || self.chunk.origin.is_some() || self.links_json || self.events_json
     }
 
     /// Whether the span's own meta entry `key` is replaced by a chunk-level one.
@@ -345,6 +382,7 @@ fn write_chunk<S: Strings>(
     options: EncodeOptions,
     v04: bool,
 ) {
+    strings.begin_chunk();
     write::array_len(buf, chunk.spans.len());
     let high = chunk.spans.first().map_or(0, |s| s.trace_id.high());
     let tid = (high != 0).then(|| hex16(high));
@@ -379,38 +417,38 @@ fn write_span_v04<S: Strings>(
         + usize::from(!span.links.is_empty())
         + usize::from(!o.events_json && !span.events.is_empty());
     write::map_len(buf, fields);
-    write::str(buf, "service");
+    buf.extend_from_slice(SERVICE_KEY);
     write::str(buf, &span.service);
-    write::str(buf, "name");
+    buf.extend_from_slice(NAME_KEY);
     write::str(buf, &span.name);
-    write::str(buf, "resource");
+    buf.extend_from_slice(RESOURCE_KEY);
     write::str(buf, &span.resource);
-    write::str(buf, "trace_id");
+    buf.extend_from_slice(TRACE_ID_KEY);
     write::uint(buf, span.trace_id.low());
-    write::str(buf, "span_id");
+    buf.extend_from_slice(SPAN_ID_KEY);
     write::uint(buf, span.span_id.get());
     if let Some(parent) = span.parent_id {
-        write::str(buf, "parent_id");
+        buf.extend_from_slice(PARENT_ID_KEY);
         write::uint(buf, parent.get());
     }
-    write::str(buf, "start");
+    buf.extend_from_slice(START_KEY);
     write::int(buf, span.start);
-    write::str(buf, "duration");
+    buf.extend_from_slice(DURATION_KEY);
     write::int(buf, span.duration);
     if span.error {
-        write::str(buf, "error");
+        buf.extend_from_slice(ERROR_KEY);
         write::uint(buf, 1);
     }
-    write::str(buf, "meta");
+    buf.extend_from_slice(META_KEY);
     write_meta(strings, buf, json, span, o);
-    write::str(buf, "metrics");
+    buf.extend_from_slice(METRICS_KEY);
     write_metrics(strings, buf, span, o);
     if !span.span_type.is_empty() {
-        write::str(buf, "type");
+        buf.extend_from_slice(TYPE_KEY);
         write::str(buf, &span.span_type);
     }
     if !span.meta_struct.is_empty() {
-        write::str(buf, "meta_struct");
+        buf.extend_from_slice(META_STRUCT_KEY);
         write::map_len(buf, span.meta_struct.len());
         for (k, v) in span.meta_struct.iter() {
             write::str(buf, k);
@@ -418,11 +456,11 @@ fn write_span_v04<S: Strings>(
         }
     }
     if !span.links.is_empty() {
-        write::str(buf, "span_links");
+        buf.extend_from_slice(SPAN_LINKS_KEY);
         write_native_links(buf, span);
     }
     if !o.events_json && !span.events.is_empty() {
-        write::str(buf, "span_events");
+        buf.extend_from_slice(SPAN_EVENTS_KEY);
         write_native_events(buf, span);
     }
 }
@@ -456,6 +494,14 @@ fn write_meta<S: Strings>(
     span: &Span,
     o: &Overrides<'_>,
 ) {
+    if !o.touches_meta() {
+        write::map_len(buf, span.meta.len());
+        for (k, v) in span.meta.iter() {
+            strings.put(buf, k);
+            strings.put(buf, v);
+        }
+        return;
+    }
     let own = span.meta.keys().filter(|k| !o.hides_meta(k)).count();
     write::map_len(buf, own + o.meta_count());
     for (k, v) in span.meta.iter() {
@@ -474,7 +520,7 @@ fn write_meta<S: Strings>(
         if let Some(tid) = &o.tid {
             strings.put(buf, tags::TRACE_ID_HIGH);
             // Hex digits are ASCII.
-            strings.put(buf, std::str::from_utf8(tid).unwrap_or_default());
+            strings.put_transient(buf, std::str::from_utf8(tid).unwrap_or_default());
         }
     }
     if let Some(origin) = &o.chunk.origin {
@@ -484,12 +530,12 @@ fn write_meta<S: Strings>(
     if o.links_json {
         json::write_links(json, &span.links);
         strings.put(buf, tags::SPAN_LINKS);
-        strings.put(buf, json);
+        strings.put_transient(buf, json);
     }
     if o.events_json {
         json::write_events(json, &span.events);
         strings.put(buf, tags::SPAN_EVENTS);
-        strings.put(buf, json);
+        strings.put_transient(buf, json);
     }
 }
 
@@ -524,13 +570,13 @@ fn write_native_links(buf: &mut Vec<u8>, span: &Span) {
             + usize::from(!link.tracestate.is_empty())
             + usize::from(link.flags.is_some());
         write::map_len(buf, fields);
-        write::str(buf, "trace_id");
+        buf.extend_from_slice(TRACE_ID_KEY);
         write::uint(buf, link.trace_id.low());
         if high != 0 {
             write::str(buf, "trace_id_high");
             write::uint(buf, high);
         }
-        write::str(buf, "span_id");
+        buf.extend_from_slice(SPAN_ID_KEY);
         write::uint(buf, link.span_id.get());
         if !link.attributes.is_empty() {
             write::str(buf, "attributes");
@@ -556,7 +602,7 @@ fn write_native_events(buf: &mut Vec<u8>, span: &Span) {
 
     fn typed(buf: &mut Vec<u8>, type_id: u64, key: &str) {
         write::map_len(buf, 2);
-        write::str(buf, "type");
+        buf.extend_from_slice(TYPE_KEY);
         write::uint(buf, type_id);
         write::str(buf, key);
     }
@@ -602,7 +648,7 @@ fn write_native_events(buf: &mut Vec<u8>, span: &Span) {
         write::map_len(buf, 2 + usize::from(!event.attributes.is_empty()));
         write::str(buf, "time_unix_nano");
         write::uint(buf, event.time_unix_nano);
-        write::str(buf, "name");
+        buf.extend_from_slice(NAME_KEY);
         write::str(buf, &event.name);
         if !event.attributes.is_empty() {
             write::str(buf, "attributes");

@@ -22,7 +22,7 @@ pub(crate) fn collection_header_len(n: usize) -> usize {
     }
 }
 
-#[inline]
+#[inline(always)]
 fn collection_header(buf: &mut Vec<u8>, n: usize, fix: u8, m16: u8, m32: u8) {
     let n = len32(n);
     if n < 16 {
@@ -67,13 +67,22 @@ pub(crate) fn map_len(buf: &mut Vec<u8>, n: usize) {
 }
 
 /// Writes a string.
-#[inline]
+#[inline(always)]
 pub(crate) fn str(buf: &mut Vec<u8>, s: &str) {
     let bytes = s.as_bytes();
+    if bytes.len() < 32 {
+        // The common case, kept small enough to inline everywhere.
+        buf.push(0xa0 | bytes.len() as u8);
+        buf.extend_from_slice(bytes);
+    } else {
+        long_str(buf, bytes);
+    }
+}
+
+#[inline(never)]
+fn long_str(buf: &mut Vec<u8>, bytes: &[u8]) {
     let n = len32(bytes.len());
-    if n < 32 {
-        buf.push(0xa0 | n as u8);
-    } else if n <= 0xff {
+    if n <= 0xff {
         buf.extend_from_slice(&[0xd9, n as u8]);
     } else if n <= 0xffff {
         buf.push(0xda);
@@ -102,7 +111,7 @@ pub(crate) fn bin(buf: &mut Vec<u8>, bytes: &[u8]) {
 }
 
 /// Writes an unsigned integer in its smallest form.
-#[inline]
+#[inline(always)]
 pub(crate) fn uint(buf: &mut Vec<u8>, v: u64) {
     if v < 128 {
         buf.push(v as u8);
@@ -115,13 +124,13 @@ pub(crate) fn uint(buf: &mut Vec<u8>, v: u64) {
         let b = (v as u32).to_be_bytes();
         buf.extend_from_slice(&[0xce, b[0], b[1], b[2], b[3]]);
     } else {
-        buf.push(0xcf);
-        buf.extend_from_slice(&v.to_be_bytes());
+        let b = v.to_be_bytes();
+        buf.extend_from_slice(&[0xcf, b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]);
     }
 }
 
 /// Writes a signed integer in its smallest form (unsigned families when non-negative).
-#[inline]
+#[inline(always)]
 pub(crate) fn int(buf: &mut Vec<u8>, v: i64) {
     if v >= 0 {
         uint(buf, v as u64);
@@ -136,16 +145,16 @@ pub(crate) fn int(buf: &mut Vec<u8>, v: i64) {
         let b = (v as i32).to_be_bytes();
         buf.extend_from_slice(&[0xd2, b[0], b[1], b[2], b[3]]);
     } else {
-        buf.push(0xd3);
-        buf.extend_from_slice(&v.to_be_bytes());
+        let b = v.to_be_bytes();
+        buf.extend_from_slice(&[0xd3, b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]);
     }
 }
 
 /// Writes a float64.
-#[inline]
+#[inline(always)]
 pub(crate) fn f64(buf: &mut Vec<u8>, v: f64) {
-    buf.push(0xcb);
-    buf.extend_from_slice(&v.to_bits().to_be_bytes());
+    let b = v.to_bits().to_be_bytes();
+    buf.extend_from_slice(&[0xcb, b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]);
 }
 
 /// Writes a boolean.

@@ -1,0 +1,116 @@
+//! Encoding 1,000 realistic spans: our v0.4 and v0.5 encoders against a plain
+//! `#[derive(Serialize)]` + `rmp-serde` baseline writing the same v0.4 layout.
+//!
+//! The baseline's structs are built before timing (it measures serialization only), and
+//! every contender reuses its output buffer.
+
+use std::collections::HashMap;
+use std::hint::black_box;
+
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use ddtrace_benches::realistic_chunks;
+use ddtrace_encoding::{EncodeOptions, Format, PayloadEncoder};
+use ddtrace_model::TraceChunk;
+use serde::Serialize;
+
+const SPANS: usize = 1_000;
+
+/// The v0.4 span as a straightforward serde struct.
+#[derive(Serialize)]
+struct BaselineSpan {
+    service: String,
+    name: String,
+    resource: String,
+    trace_id: u64,
+    span_id: u64,
+    parent_id: u64,
+    start: i64,
+    duration: i64,
+    error: i32,
+    meta: HashMap<String, String>,
+    metrics: HashMap<String, f64>,
+    #[serde(rename = "type")]
+    span_type: String,
+}
+
+/// The same spans, with the chunk-level values already on the first span.
+fn baseline_payload(chunks: &[TraceChunk]) -> Vec<Vec<BaselineSpan>> {
+    chunks
+        .iter()
+        .map(|chunk| {
+            chunk
+                .spans
+                .iter()
+                .enumerate()
+                .map(|(i, s)| {
+                    let mut meta: HashMap<String, String> = s
+                        .meta
+                        .iter()
+                        .map(|(k, v)| (k.to_string(), v.to_string()))
+                        .collect();
+                    let mut metrics: HashMap<String, f64> =
+                        s.metrics.iter().map(|(k, v)| (k.to_string(), *v)).collect();
+                    if i == 0 {
+                        meta.extend(
+                            chunk
+                                .tags
+                                .iter()
+                                .map(|(k, v)| (k.to_string(), v.to_string())),
+                        );
+                        meta.insert("_dd.p.tid".into(), format!("{:016x}", s.trace_id.high()));
+                        if let Some(p) = chunk.priority {
+                            metrics.insert("_sampling_priority_v1".into(), f64::from(p.get()));
+                        }
+                    }
+                    BaselineSpan {
+                        service: s.service.to_string(),
+                        name: s.name.to_string(),
+                        resource: s.resource.to_string(),
+                        trace_id: s.trace_id.low(),
+                        span_id: s.span_id.get(),
+                        parent_id: s.parent_id.map_or(0, |p| p.get()),
+                        start: s.start,
+                        duration: s.duration,
+                        error: i32::from(s.error),
+                        meta,
+                        metrics,
+                        span_type: s.span_type.to_string(),
+                    }
+                })
+                .collect()
+        })
+        .collect()
+}
+
+fn encoding(c: &mut Criterion) {
+    let chunks = realistic_chunks(SPANS);
+    let baseline = baseline_payload(&chunks);
+    let mut group = c.benchmark_group("encode_1000_spans");
+    group.throughput(Throughput::Elements(SPANS as u64));
+
+    for format in [Format::V04, Format::V05] {
+        let mut encoder = PayloadEncoder::new(format, EncodeOptions::default());
+        group.bench_function(format.to_string(), |b| {
+            b.iter(|| {
+                encoder.clear();
+                for chunk in &chunks {
+                    encoder.push(chunk);
+                }
+                black_box(encoder.finish().len())
+            })
+        });
+    }
+
+    let mut buf = Vec::new();
+    group.bench_function("rmp_serde_baseline", |b| {
+        b.iter(|| {
+            buf.clear();
+            rmp_serde::encode::write_named(&mut buf, black_box(&baseline)).unwrap_or_default();
+            black_box(buf.len())
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, encoding);
+criterion_main!(benches);
