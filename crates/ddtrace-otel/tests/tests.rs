@@ -1,1 +1,4 @@
-//! Integration tests.
+//! Integration tests of the OpenTelemetry bridge (one binary, see STYLE.md §11).
+
+mod common;
+mod vectors;
