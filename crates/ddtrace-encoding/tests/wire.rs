@@ -414,3 +414,67 @@ pub(crate) fn check_payload(wire: &[Vec<WireSpan>], chunks: &[TraceChunk], mode:
         }
     }
 }
+
+/// A map read as its list of entries, duplicates included.
+#[derive(Debug)]
+pub(crate) struct RawMap<K, V>(pub(crate) Vec<(K, V)>);
+
+impl<'de, K: Deserialize<'de>, V: Deserialize<'de>> Deserialize<'de> for RawMap<K, V> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visitor<K, V>(std::marker::PhantomData<(K, V)>);
+        impl<'de, K: Deserialize<'de>, V: Deserialize<'de>> serde::de::Visitor<'de> for Visitor<K, V> {
+            type Value = RawMap<K, V>;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a map")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<Self::Value, A::Error> {
+                let mut entries = Vec::new();
+                while let Some(entry) = map.next_entry()? {
+                    entries.push(entry);
+                }
+                Ok(RawMap(entries))
+            }
+        }
+        d.deserialize_map(Visitor(std::marker::PhantomData))
+    }
+}
+
+impl<K: Eq + std::hash::Hash + Clone + std::fmt::Debug, V: Clone> RawMap<K, V> {
+    /// The entries as a map, failing on a repeated key.
+    pub(crate) fn unique(&self) -> HashMap<K, V> {
+        let mut out = HashMap::new();
+        for (k, v) in &self.0 {
+            assert!(
+                out.insert(k.clone(), v.clone()).is_none(),
+                "key {k:?} written twice"
+            );
+        }
+        out
+    }
+}
+
+/// The parts of a v0.4 span the reserved-key rules touch, keeping duplicates visible.
+#[derive(Debug, Deserialize)]
+pub(crate) struct RawSpanV04 {
+    pub(crate) meta: RawMap<String, String>,
+    pub(crate) metrics: RawMap<String, f64>,
+}
+
+/// A v0.5 span with its maps' duplicates visible.
+pub(crate) type RawSpanV05 = (
+    u32,
+    u32,
+    u32,
+    u64,
+    u64,
+    u64,
+    i64,
+    i64,
+    i32,
+    RawMap<u32, u32>,
+    RawMap<u32, f64>,
+    u32,
+);
