@@ -72,7 +72,6 @@ const SPAN_EVENTS_KEY: &[u8] = b"\xabspan_events";
 /// encoder.clear();
 /// assert_eq!(encoder.finish(), &[0x90]); // an empty payload
 /// ```
-#[derive(Debug)]
 pub struct PayloadEncoder {
     format: Format,
     options: EncodeOptions,
@@ -84,6 +83,18 @@ pub struct PayloadEncoder {
     json: String,
     chunks: usize,
     spans: usize,
+}
+
+impl std::fmt::Debug for PayloadEncoder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PayloadEncoder")
+            .field("format", &self.format)
+            .field("options", &self.options)
+            .field("chunks", &self.chunks)
+            .field("spans", &self.spans)
+            .field("encoded_len", &self.encoded_len())
+            .finish_non_exhaustive()
+    }
 }
 
 impl PayloadEncoder {

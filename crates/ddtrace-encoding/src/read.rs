@@ -284,7 +284,7 @@ impl<'a> Reader<'a> {
                     (0, 0)
                 }
                 0xdf => {
-                    pending = pending.saturating_add(2 * self.be32()? as usize);
+                    pending = pending.saturating_add((self.be32()? as usize).saturating_mul(2));
                     (0, 0)
                 }
                 0xc1 => return Err(self.unexpected(offset, "a msgpack value")),
