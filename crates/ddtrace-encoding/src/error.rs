@@ -3,6 +3,17 @@
 /// Why a payload could not be decoded (or a format name not parsed).
 ///
 /// Offsets are byte positions in the payload, to find the spot with a hex dump.
+///
+/// ```
+/// use ddtrace_encoding::{decode, Error, Format};
+///
+/// // A v0.5 span must have exactly 12 fields.
+/// let payload = [0x92, 0x91, 0xa0, 0x91, 0x91, 0x91, 0x00];
+/// match decode(Format::V05, &payload) {
+///     Err(Error::ArrayLength { expected: 12, found: 1, offset }) => assert_eq!(offset, 5),
+///     other => panic!("unexpected {other:?}"),
+/// }
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {

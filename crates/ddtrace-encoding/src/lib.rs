@@ -34,6 +34,24 @@
 //! # Ok::<(), ddtrace_encoding::Error>(())
 //! ```
 //!
+//! ## Wire choices
+//!
+//! Where the agent API (agent-api.md §4–§5) leaves room, v0.4 spans always carry `meta`
+//! and `metrics` (system-tests index them directly) and omit `parent_id` for roots, `error`
+//! when false, `type` when empty and every empty optional field (`meta_struct`,
+//! `span_links`, `span_events`); integers take their smallest msgpack width. This reproduces
+//! the byte examples of agent-api.md §4.5 and §5.2 exactly. The chunk-level rules (what is
+//! written on the first span, what on every span, and which value wins) are listed on
+//! [`PayloadEncoder`]; what comes back, and what round-trips, on [`decode`].
+//!
+//! ## Performance
+//!
+//! Encoding 1,000 spans (10 meta, 4 metrics each) takes about 100 ns per span in v0.4,
+//! roughly 2.5 times faster than serializing the same data with `#[derive(Serialize)]` and
+//! `rmp-serde` (`cargo bench -p ddtrace-benches --bench encoding`). v0.5 pays for interning:
+//! a keyed folded-multiply hash, plus a per-chunk cache by address so the key literals and
+//! shared values repeated on every span are not hashed again.
+//!
 //! ## Supported Rust versions
 //!
 //! The minimum supported Rust version is 1.85; raising it is a minor-version change.
