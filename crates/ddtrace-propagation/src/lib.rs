@@ -151,6 +151,16 @@
 //! `DD_TRACE_PROPAGATION_EXTRACT_FIRST=true` no other style is looked at. `restart` returns no
 //! context but one `propagation_behavior_extract` link; `ignore` returns nothing at all.
 //!
+//! # Conformance
+//!
+//! `tests/vectors.rs` drives all 1,058 records of the shared golden vectors (recorded from
+//! Datadog's Python tracer) through extraction, forwarding and child-span injection. Where that
+//! tracer departs from the Datadog specification the test asserts the specification's rule
+//! instead and names the departure (for example: an unparseable
+//! `x-datadog-sampling-priority` keeps the context without priority; injected W3C flags are
+//! only `00`/`01`; baggage properties after `;` are ignored; the `dd` member is written
+//! `s`, `o`, `p`, then `t.*` in tag order).
+//!
 //! # Supported Rust versions
 //!
 //! The minimum supported Rust version is 1.85; raising it is a minor-version change.
