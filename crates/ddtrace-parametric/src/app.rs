@@ -158,7 +158,9 @@ impl Args<'_> {
             Some(v) => v
                 .as_u64()
                 .map(|us| Some(UNIX_EPOCH + Duration::from_micros(us)))
-                .ok_or_else(|| Failure::bad(format!("`{key}` must be microseconds since the epoch"))),
+                .ok_or_else(|| {
+                    Failure::bad(format!("`{key}` must be microseconds since the epoch"))
+                }),
         }
     }
 
@@ -320,7 +322,10 @@ impl App {
         if req.method != method {
             return (
                 405,
-                error_body(&format!("{} expects {method}, got {}", req.path, req.method)),
+                error_body(&format!(
+                    "{} expects {method}, got {}",
+                    req.path, req.method
+                )),
             );
         }
         let body: Json = if req.body.iter().all(u8::is_ascii_whitespace) {
@@ -435,15 +440,24 @@ impl App {
             None => {}
             Some(Json::Array(tags)) => {
                 for tag in tags {
-                    let (Some(key), Some(value)) = (tag.get(0).and_then(Json::as_str), tag.get(1)) else {
-                        return Err(Failure::bad("`span_tags` entries must be [key, value] pairs"));
+                    let (Some(key), Some(value)) = (tag.get(0).and_then(Json::as_str), tag.get(1))
+                    else {
+                        return Err(Failure::bad(
+                            "`span_tags` entries must be [key, value] pairs",
+                        ));
                     };
-                    if let Some(kvs) = flatten_tag(key, value, TagKind::Meta).map_err(Failure::bad)? {
+                    if let Some(kvs) =
+                        flatten_tag(key, value, TagKind::Meta).map_err(Failure::bad)?
+                    {
                         attrs.extend(kvs);
                     }
                 }
             }
-            Some(_) => return Err(Failure::bad("`span_tags` must be a list of [key, value] pairs")),
+            Some(_) => {
+                return Err(Failure::bad(
+                    "`span_tags` must be a list of [key, value] pairs",
+                ));
+            }
         }
         let builder = self
             .tracer
@@ -471,7 +485,8 @@ impl App {
     fn span_set_resource(&self, a: &Args<'_>) -> Handled {
         let resource = a.str("resource")?.to_owned();
         self.with_span(a.id("span_id")?, |cx| {
-            cx.span().set_attribute(KeyValue::new("resource.name", resource));
+            cx.span()
+                .set_attribute(KeyValue::new("resource.name", resource));
         })
     }
 
@@ -598,7 +613,9 @@ impl App {
 
     fn extract_headers(&self, a: &Args<'_>) -> Handled {
         let Some(Json::Array(list)) = a.get("http_headers") else {
-            return Err(Failure::bad("`http_headers` must be a list of [name, value] pairs"));
+            return Err(Failure::bad(
+                "`http_headers` must be a list of [name, value] pairs",
+            ));
         };
         let mut headers = Vec::with_capacity(list.len());
         for pair in list {
@@ -606,12 +623,15 @@ impl App {
                 pair.get(0).and_then(Json::as_str),
                 pair.get(1).and_then(Json::as_str),
             ) else {
-                return Err(Failure::bad("`http_headers` entries must be [name, value] strings"));
+                return Err(Failure::bad(
+                    "`http_headers` entries must be [name, value] strings",
+                ));
             };
             headers.push((name.to_ascii_lowercase(), value.to_owned()));
         }
         let carrier = HeaderExtractor(headers);
-        let cx = global::get_text_map_propagator(|p| p.extract_with_context(&Context::new(), &carrier));
+        let cx =
+            global::get_text_map_propagator(|p| p.extract_with_context(&Context::new(), &carrier));
         let sc = cx.span().span_context().clone();
         let mut st = self.lock();
         let id = if sc.is_valid() {
@@ -754,7 +774,10 @@ impl App {
         let overrides = a.attributes("attributes")?;
         let type_name = std::any::type_name::<RecordedException>();
         let mut attrs: Vec<KeyValue> = [
-            KeyValue::new("exception.type", type_name.rsplit("::").next().unwrap_or(type_name)),
+            KeyValue::new(
+                "exception.type",
+                type_name.rsplit("::").next().unwrap_or(type_name),
+            ),
             KeyValue::new("exception.message", message),
             KeyValue::new("exception.escaped", false),
         ]
@@ -762,7 +785,9 @@ impl App {
         .filter(|kv| overrides.iter().all(|o| o.key != kv.key))
         .collect();
         attrs.extend(overrides);
-        self.with_span(a.id("span_id")?, |cx| cx.span().add_event("exception", attrs))
+        self.with_span(a.id("span_id")?, |cx| {
+            cx.span().add_event("exception", attrs)
+        })
     }
 
     fn otel_is_recording(&self, a: &Args<'_>) -> Handled {

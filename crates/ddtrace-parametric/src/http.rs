@@ -37,7 +37,11 @@ impl From<io::Error> for ReadError {
 }
 
 /// Reads one line (up to `\n`) into `buf`, counting it against `budget`.
-fn read_line(reader: &mut impl BufRead, budget: &mut u64, buf: &mut Vec<u8>) -> Result<(), ReadError> {
+fn read_line(
+    reader: &mut impl BufRead,
+    budget: &mut u64,
+    buf: &mut Vec<u8>,
+) -> Result<(), ReadError> {
     buf.clear();
     let n = reader.by_ref().take(*budget + 1).read_until(b'\n', buf)? as u64;
     if n > *budget {
@@ -61,7 +65,8 @@ pub(crate) fn read_request(
     let mut budget = MAX_HEAD_BYTES;
     let mut line = Vec::new();
     read_line(reader, &mut budget, &mut line)?;
-    let request_line = std::str::from_utf8(&line).map_err(|_| ReadError::Malformed("request line is not UTF-8"))?;
+    let request_line = std::str::from_utf8(&line)
+        .map_err(|_| ReadError::Malformed("request line is not UTF-8"))?;
     let mut parts = request_line.split_ascii_whitespace();
     let (Some(method), Some(target), Some(version), None) =
         (parts.next(), parts.next(), parts.next(), parts.next())
@@ -72,7 +77,11 @@ pub(crate) fn read_request(
         return Err(ReadError::Malformed("not HTTP/1.x"));
     }
     let method = method.to_owned();
-    let path = target.split(['?', '#']).next().unwrap_or_default().to_owned();
+    let path = target
+        .split(['?', '#'])
+        .next()
+        .unwrap_or_default()
+        .to_owned();
 
     let mut content_length: Option<u64> = None;
     let mut chunked = false;
@@ -82,7 +91,8 @@ pub(crate) fn read_request(
         if line.is_empty() {
             break;
         }
-        let header = std::str::from_utf8(&line).map_err(|_| ReadError::Malformed("header is not UTF-8"))?;
+        let header =
+            std::str::from_utf8(&line).map_err(|_| ReadError::Malformed("header is not UTF-8"))?;
         let Some((name, value)) = header.split_once(':') else {
             return Err(ReadError::Malformed("header without ':'"));
         };
@@ -128,9 +138,11 @@ fn read_chunked(reader: &mut impl BufRead) -> Result<Vec<u8>, ReadError> {
     let mut budget = MAX_HEAD_BYTES;
     loop {
         read_line(reader, &mut budget, &mut line)?;
-        let text = std::str::from_utf8(&line).map_err(|_| ReadError::Malformed("bad chunk size"))?;
+        let text =
+            std::str::from_utf8(&line).map_err(|_| ReadError::Malformed("bad chunk size"))?;
         let size_text = text.split(';').next().unwrap_or_default().trim();
-        let size = u64::from_str_radix(size_text, 16).map_err(|_| ReadError::Malformed("bad chunk size"))?;
+        let size = u64::from_str_radix(size_text, 16)
+            .map_err(|_| ReadError::Malformed("bad chunk size"))?;
         if size == 0 {
             break;
         }
@@ -197,15 +209,23 @@ mod tests {
         let (r, interim) =
             parse(b"POST /trace/span/start?x=1 HTTP/1.1\r\nHost: a\r\nContent-Length: 2\r\n\r\n{}");
         let r = r.unwrap();
-        assert_eq!((r.method.as_str(), r.path.as_str()), ("POST", "/trace/span/start"));
+        assert_eq!(
+            (r.method.as_str(), r.path.as_str()),
+            ("POST", "/trace/span/start")
+        );
         assert_eq!(r.body, b"{}");
         assert!(interim.is_empty());
     }
 
     #[test]
     fn get_without_body_and_bare_newlines() {
-        let r = parse(b"GET /trace/config HTTP/1.0\nAccept: */*\n\n").0.unwrap();
-        assert_eq!((r.method.as_str(), r.path.as_str(), r.body.len()), ("GET", "/trace/config", 0));
+        let r = parse(b"GET /trace/config HTTP/1.0\nAccept: */*\n\n")
+            .0
+            .unwrap();
+        assert_eq!(
+            (r.method.as_str(), r.path.as_str(), r.body.len()),
+            ("GET", "/trace/config", 0)
+        );
     }
 
     #[test]
@@ -226,16 +246,26 @@ mod tests {
             b"POST / HTTP/1.1\r\nContent-Length: x\r\n\r\n",
             b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
         ] {
-            assert!(matches!(parse(raw).0, Err(ReadError::Malformed(_))), "{raw:?}");
+            assert!(
+                matches!(parse(raw).0, Err(ReadError::Malformed(_))),
+                "{raw:?}"
+            );
         }
-        for raw in [&b"GET / HTTP/1.1\r\nHost"[..], b"POST / HTTP/1.1\r\nContent-Length: 9\r\n\r\n{}", b""] {
+        for raw in [
+            &b"GET / HTTP/1.1\r\nHost"[..],
+            b"POST / HTTP/1.1\r\nContent-Length: 9\r\n\r\n{}",
+            b"",
+        ] {
             assert!(matches!(parse(raw).0, Err(ReadError::Io(_))), "{raw:?}");
         }
     }
 
     #[test]
     fn oversized_requests() {
-        let big = format!("POST / HTTP/1.1\r\nContent-Length: {}\r\n\r\n", MAX_BODY_BYTES + 1);
+        let big = format!(
+            "POST / HTTP/1.1\r\nContent-Length: {}\r\n\r\n",
+            MAX_BODY_BYTES + 1
+        );
         assert!(matches!(parse(big.as_bytes()).0, Err(ReadError::TooLarge)));
         let mut head = b"GET / HTTP/1.1\r\nX: ".to_vec();
         head.extend(std::iter::repeat_n(b'a', MAX_HEAD_BYTES as usize));

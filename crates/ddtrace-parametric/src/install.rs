@@ -35,12 +35,13 @@ fn wire_by_hand(config: Config) -> Result<Tracing, String> {
     let sampler = Arc::new(Sampler::new(config.sampling()));
     let transport = if config.enabled() && config.export_mode() == ExportMode::Agent {
         let rates_to = Arc::clone(&sampler);
-        let transport_config = config
-            .transport()
-            .clone()
-            .with_rate_callback(Arc::new(move |rates| {
-                rates_to.update_agent_rates(rates.iter().map(|(k, v)| (k.as_str(), *v)));
-            }));
+        let transport_config =
+            config
+                .transport()
+                .clone()
+                .with_rate_callback(Arc::new(move |rates| {
+                    rates_to.update_agent_rates(rates.iter().map(|(k, v)| (k.as_str(), *v)));
+                }));
         let transport = AgentTransport::start(transport_config)
             .map_err(|e| format!("cannot start the agent transport: {e}"))?;
         Some(Arc::new(transport))
@@ -132,7 +133,10 @@ struct Discard;
 
 impl ChunkExporter for Discard {
     fn export(&self, chunk: Box<dyn PendingChunk>) {
-        log::debug!("tracing disabled: dropping a chunk of {} spans", chunk.span_count());
+        log::debug!(
+            "tracing disabled: dropping a chunk of {} spans",
+            chunk.span_count()
+        );
     }
 
     fn flush(&self, _timeout: Duration) -> ddtrace_model::Result<()> {

@@ -34,7 +34,9 @@ fn array(items: &[Json]) -> Result<Array, String> {
         return Ok(Array::String(v));
     }
     if items.iter().all(Json::is_boolean) {
-        return Ok(Array::Bool(items.iter().filter_map(Json::as_bool).collect()));
+        return Ok(Array::Bool(
+            items.iter().filter_map(Json::as_bool).collect(),
+        ));
     }
     if items.iter().all(Json::is_i64) {
         return Ok(Array::I64(items.iter().filter_map(Json::as_i64).collect()));
@@ -59,7 +61,9 @@ pub(crate) fn attributes(v: Option<&Json>) -> Result<Vec<KeyValue>, String> {
     for (k, v) in map {
         match otel_value(v).map_err(|e| format!("attribute {k:?}: {e}"))? {
             Some(value) => out.push(KeyValue::new(k.clone(), value)),
-            None => log::warn!("attribute {k:?} is null: removing attributes is not supported, ignored"),
+            None => {
+                log::warn!("attribute {k:?} is null: removing attributes is not supported, ignored")
+            }
         }
     }
     Ok(out)
@@ -77,7 +81,11 @@ pub(crate) enum TagKind {
 /// The Datadog tag(s) for `key = value`: a scalar is one attribute, a list is flattened to
 /// `key.N` (nested lists to `key.N.M`), nulls inside a list are skipped. `Ok(None)` when the
 /// value itself is `null` (a removal, which the OTel API cannot express).
-pub(crate) fn flatten_tag(key: &str, value: &Json, kind: TagKind) -> Result<Option<Vec<KeyValue>>, String> {
+pub(crate) fn flatten_tag(
+    key: &str,
+    value: &Json,
+    kind: TagKind,
+) -> Result<Option<Vec<KeyValue>>, String> {
     if value.is_null() {
         return Ok(None);
     }
@@ -86,7 +94,12 @@ pub(crate) fn flatten_tag(key: &str, value: &Json, kind: TagKind) -> Result<Opti
     Ok(Some(out))
 }
 
-fn flatten_into(key: String, value: &Json, kind: TagKind, out: &mut Vec<KeyValue>) -> Result<(), String> {
+fn flatten_into(
+    key: String,
+    value: &Json,
+    kind: TagKind,
+    out: &mut Vec<KeyValue>,
+) -> Result<(), String> {
     match (value, kind) {
         (Json::Null, _) => {}
         (Json::Array(items), _) => {
@@ -124,7 +137,10 @@ mod tests {
             (json!(-3), Value::I64(-3)),
             (json!(2.5), Value::F64(2.5)),
             (json!(u64::MAX), Value::F64(u64::MAX as f64)),
-            (json!(["a", "b"]), Value::Array(Array::String(vec!["a".into(), "b".into()]))),
+            (
+                json!(["a", "b"]),
+                Value::Array(Array::String(vec!["a".into(), "b".into()])),
+            ),
             (json!([true]), Value::Array(Array::Bool(vec![true]))),
             (json!([1, 2]), Value::Array(Array::I64(vec![1, 2]))),
             (json!([1, 2.5]), Value::Array(Array::F64(vec![1.0, 2.5]))),
@@ -162,8 +178,13 @@ mod tests {
                 KeyValue::new("k.2.2", "z"),
             ]
         );
-        let got = flatten_tag("m", &json!([1, [2.5]]), TagKind::Metric).unwrap().unwrap();
-        assert_eq!(got, vec![KeyValue::new("m.0", 1.0), KeyValue::new("m.1.0", 2.5)]);
+        let got = flatten_tag("m", &json!([1, [2.5]]), TagKind::Metric)
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            got,
+            vec![KeyValue::new("m.0", 1.0), KeyValue::new("m.1.0", 2.5)]
+        );
         assert_eq!(flatten_tag("k", &json!(null), TagKind::Meta).unwrap(), None);
         assert!(flatten_tag("m", &json!("x"), TagKind::Metric).is_err());
         assert!(flatten_tag("k", &json!({"a": 1}), TagKind::Meta).is_err());

@@ -13,7 +13,10 @@ impl Log for StderrLogger {
         metadata.level() <= log::max_level()
     }
 
-    #[allow(clippy::print_stderr, reason = "a logger of a server binary writes to stderr")]
+    #[allow(
+        clippy::print_stderr,
+        reason = "a logger of a server binary writes to stderr"
+    )]
     fn log(&self, record: &Record<'_>) {
         if self.enabled(record.metadata()) {
             eprintln!("[{} {}] {}", record.level(), record.target(), record.args());
@@ -55,12 +58,35 @@ mod tests {
     #[test]
     fn levels() {
         let env = |pairs: &'static [(&'static str, &'static str)]| {
-            move |k: &str| pairs.iter().find(|(n, _)| *n == k).map(|(_, v)| (*v).to_owned())
+            move |k: &str| {
+                pairs
+                    .iter()
+                    .find(|(n, _)| *n == k)
+                    .map(|(_, v)| (*v).to_owned())
+            }
         };
         assert_eq!(level_from(env(&[])), LevelFilter::Warn);
-        assert_eq!(level_from(env(&[("DD_TRACE_DEBUG", "TRUE"), ("DD_LOG_LEVEL", "error")])), LevelFilter::Debug);
-        assert_eq!(level_from(env(&[("DD_TRACE_DEBUG", "false"), ("DD_LOG_LEVEL", "Info")])), LevelFilter::Info);
-        assert_eq!(level_from(env(&[("OTEL_LOG_LEVEL", "off")])), LevelFilter::Off);
-        assert_eq!(level_from(env(&[("DD_LOG_LEVEL", "loud")])), LevelFilter::Warn);
+        assert_eq!(
+            level_from(env(&[
+                ("DD_TRACE_DEBUG", "TRUE"),
+                ("DD_LOG_LEVEL", "error")
+            ])),
+            LevelFilter::Debug
+        );
+        assert_eq!(
+            level_from(env(&[
+                ("DD_TRACE_DEBUG", "false"),
+                ("DD_LOG_LEVEL", "Info")
+            ])),
+            LevelFilter::Info
+        );
+        assert_eq!(
+            level_from(env(&[("OTEL_LOG_LEVEL", "off")])),
+            LevelFilter::Off
+        );
+        assert_eq!(
+            level_from(env(&[("DD_LOG_LEVEL", "loud")])),
+            LevelFilter::Warn
+        );
     }
 }

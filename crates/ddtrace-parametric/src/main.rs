@@ -99,7 +99,10 @@ fn main() -> ExitCode {
 }
 
 /// Tells whoever started the server where it listens (one stdout line).
-#[allow(clippy::print_stdout, reason = "the server's one line of output, read by test harnesses")]
+#[allow(
+    clippy::print_stdout,
+    reason = "the server's one line of output, read by test harnesses"
+)]
 fn announce(port: u16) {
     println!("ddtrace-parametric listening on 0.0.0.0:{port}");
     let _ = std::io::stdout().flush();
