@@ -24,10 +24,8 @@ use crate::{Error, Result};
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct BridgeStats {
-    /// Spans started.
-    pub spans_started: u64,
-    /// Spans ended (explicitly or by drop).
-    pub spans_finished: u64,
+    /// Spans handed to the exporter (counted per chunk, off the span path).
+    pub spans_exported: u64,
     /// Chunks handed to the exporter.
     pub chunks_exported: u64,
     /// Of those, partial chunks sent because of partial flush.
@@ -287,8 +285,7 @@ impl TracerProvider {
         let c = &self.shared.counters;
         let get = |a: &std::sync::atomic::AtomicU64| a.load(Ordering::Relaxed);
         BridgeStats {
-            spans_started: get(&c.spans_started),
-            spans_finished: get(&c.spans_finished),
+            spans_exported: get(&c.spans_exported),
             chunks_exported: get(&c.chunks_exported),
             partial_chunks: get(&c.partial_chunks),
             bound_flushes: get(&c.bound_flushes),
@@ -495,10 +492,6 @@ impl opentelemetry::trace::Tracer for Tracer {
         let kind = builder.span_kind.unwrap_or(SpanKind::Internal);
         let attributes = builder.attributes.unwrap_or_default();
         let span_id = SpanId::generate();
-        self.shared
-            .counters
-            .spans_started
-            .fetch_add(1, Ordering::Relaxed);
 
         let (trace, parent_id, parent_is_local) = match self.resolve_parent(parent_cx) {
             Parent::Local(trace, parent) => (trace, Some(parent), true),

@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 use std::str::FromStr;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Weak};
 
 use ddtrace_model::{
@@ -24,8 +24,7 @@ use crate::span::SpanRecord;
 /// Counters of the bridge (all monotonic).
 #[derive(Debug, Default)]
 pub(crate) struct Counters {
-    pub(crate) spans_started: AtomicU64,
-    pub(crate) spans_finished: AtomicU64,
+    pub(crate) spans_exported: AtomicU64,
     pub(crate) chunks_exported: AtomicU64,
     pub(crate) partial_chunks: AtomicU64,
     pub(crate) bound_flushes: AtomicU64,
@@ -58,6 +57,9 @@ impl Shared {
             return;
         }
         self.counters.chunks_exported.fetch_add(1, Ordering::Relaxed);
+        self.counters
+            .spans_exported
+            .fetch_add(spans, Ordering::Relaxed);
         self.exporter.export(Box::new(pending));
     }
 }
@@ -142,7 +144,6 @@ impl Decision {
 
 #[derive(Debug)]
 struct TraceState {
-    open: usize,
     finished: Vec<SpanRecord>,
     decision: Decision,
     /// Spans whose service was set by `service.name` (or inherited from such a span).
@@ -157,7 +158,19 @@ pub(crate) struct Trace {
     trace_id: TraceId,
     root_id: SpanId,
     shared: Arc<Shared>,
+    /// Spans started and not ended. Outside the lock so that most starts take no lock.
+    open: AtomicUsize,
+    /// The decision's priority (`NO_PRIORITY` for none), mirrored for lock-free reads.
+    priority: AtomicI32,
+    /// Whether some span of the trace has a `service.name` (children must look it up).
+    has_services: AtomicBool,
     state: Mutex<TraceState>,
+}
+
+const NO_PRIORITY: i32 = i32::MIN;
+
+fn priority_bits(p: Option<SamplingPriority>) -> i32 {
+    p.map_or(NO_PRIORITY, SamplingPriority::get)
 }
 
 impl Trace {
@@ -172,8 +185,10 @@ impl Trace {
             trace_id,
             root_id,
             shared: shared.clone(),
+            open: AtomicUsize::new(0),
+            priority: AtomicI32::new(priority_bits(decision.priority)),
+            has_services: AtomicBool::new(false),
             state: Mutex::new(TraceState {
-                open: 0,
                 finished: Vec::new(),
                 decision,
                 services: Vec::new(),
@@ -190,14 +205,23 @@ impl Trace {
 
     /// Registers a starting span: counts it open, resolves its inherited service, applies
     /// trace-level start attributes. Returns (sampled, inherited service, root links).
+    ///
+    /// The common case (a child without trace-level attributes in a trace without
+    /// `service.name` overrides) takes no lock.
     pub(crate) fn on_start(
         &self,
         span_id: SpanId,
         parent_id: Option<SpanId>,
         attributes: &[KeyValue],
     ) -> (bool, Option<Str>, Vec<SpanLink>) {
+        self.open.fetch_add(1, Ordering::AcqRel);
+        let slow = span_id == self.root_id
+            || self.has_services.load(Ordering::Acquire)
+            || attributes.iter().any(|kv| is_trace_level_key(kv.key.as_str()));
+        if !slow {
+            return (self.is_keep(), None, Vec::new());
+        }
         let mut st = self.state.lock();
-        st.open += 1;
         let inherited = match parent_id {
             Some(parent) if !st.services.is_empty() => st
                 .services
@@ -215,11 +239,14 @@ impl Trace {
                     own_service = Some(Str::from(kv.value.as_str().into_owned()));
                 } else {
                     st.decision.apply_manual(key, &kv.value);
+                    self.priority
+                        .store(priority_bits(st.decision.priority), Ordering::Release);
                 }
             }
         }
         if let Some(service) = own_service.or_else(|| inherited.clone()) {
             st.services.push((span_id, service));
+            self.has_services.store(true, Ordering::Release);
         }
         let links = if span_id == self.root_id {
             std::mem::take(&mut st.root_links)
@@ -227,6 +254,11 @@ impl Trace {
             Vec::new()
         };
         (st.decision.is_keep(), inherited, links)
+    }
+
+    fn is_keep(&self) -> bool {
+        let p = self.priority.load(Ordering::Acquire);
+        p != NO_PRIORITY && p > 0
     }
 
     /// A trace-level attribute set after start.
@@ -238,8 +270,11 @@ impl Trace {
                 Some(entry) => entry.1 = service,
                 None => st.services.push((span_id, service)),
             }
+            self.has_services.store(true, Ordering::Release);
         } else {
             st.decision.apply_manual(key, value);
+            self.priority
+                .store(priority_bits(st.decision.priority), Ordering::Release);
         }
     }
 
@@ -247,21 +282,24 @@ impl Trace {
     /// when partial flush applies, or when the buffer bound is reached.
     pub(crate) fn finish(&self, record: SpanRecord) {
         let cfg = &self.shared.config;
-        self.shared
-            .counters
-            .spans_finished
-            .fetch_add(1, Ordering::Relaxed);
         let pending = {
             let mut st = self.state.lock();
-            st.open = st.open.saturating_sub(1);
+            let open = self
+                .open
+                .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| Some(n.saturating_sub(1)))
+                .unwrap_or(1)
+                .saturating_sub(1);
             let is_root = record.span_id == self.root_id;
+            if st.finished.capacity() == 0 {
+                st.finished.reserve(8);
+            }
             st.finished.push(record);
             let partial = !is_root
                 && cfg
                     .partial_flush
                     .min_spans()
                     .is_some_and(|min| st.finished.len() >= min);
-            if st.open == 0 {
+            if open == 0 {
                 Some(self.take_chunk(&mut st))
             } else if partial {
                 self.shared
@@ -279,7 +317,7 @@ impl Trace {
                     "trace {} buffers {} finished spans with {} still open; flushing them",
                     self.trace_id,
                     st.finished.len(),
-                    st.open
+                    open
                 );
                 st.decision.locked = true;
                 Some(self.take_chunk(&mut st))
@@ -321,17 +359,19 @@ impl Trace {
         st.decision.clone()
     }
 
-    /// The current decision.
-    pub(crate) fn decision(&self) -> Decision {
-        self.state.lock().decision.clone()
-    }
 
     /// The OTel context of span `span_id` of this trace: flags from the current priority,
     /// `tracestate` as an injection would write it now (`otel-mapping.md` §8.2).
     pub(crate) fn span_context(&self, span_id: SpanId, sampled_at_start: bool) -> SpanContext {
-        let decision = self.decision();
-        let sampled = decision.priority.map_or(sampled_at_start, |p| p.is_keep());
-        let trace_state = w3c_tracestate(&self.shared.w3c, self.trace_id, span_id, &decision)
+        let (sampled, header) = {
+            let st = self.state.lock();
+            let d = &st.decision;
+            let sampled = d.priority.map_or(sampled_at_start, |p| p.is_keep());
+            let header = simple_dd_member(self.trace_id, span_id, d)
+                .or_else(|| w3c_tracestate(&self.shared.w3c, self.trace_id, span_id, d));
+            (sampled, header)
+        };
+        let trace_state = header
             .and_then(|h| OtelTraceState::from_str(&h).ok())
             .unwrap_or_default();
         SpanContext::new(
@@ -346,6 +386,37 @@ impl Trace {
             trace_state,
         )
     }
+}
+
+/// The `tracestate` of a trace with no origin and no upstream tracestate whose tags need no
+/// escaping — the common case — written directly, exactly as `ddtrace-propagation` would
+/// (`s`, `p`, the `t.*` tags in order, `t.tid` last). `None` otherwise.
+fn simple_dd_member(trace_id: TraceId, span_id: SpanId, d: &Decision) -> Option<String> {
+    use std::fmt::Write as _;
+    let safe = |s: &str| {
+        s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_'))
+    };
+    if d.origin.is_some() || d.tracestate.is_some() {
+        return None;
+    }
+    let mut out = String::with_capacity(80);
+    out.push_str("dd=");
+    if let Some(p) = d.priority {
+        let _ = write!(out, "s:{p};");
+    }
+    let _ = write!(out, "p:{span_id}");
+    for (k, v) in d.tags.iter() {
+        let name = k.strip_prefix(tags::PROPAGATED_PREFIX)?;
+        if !safe(name) || !safe(v) {
+            return None;
+        }
+        let _ = write!(out, ";t.{name}:{v}");
+    }
+    if trace_id.high() != 0 {
+        let _ = write!(out, ";t.tid:{:016x}", trace_id.high());
+    }
+    (out.len() <= 259).then_some(out)
 }
 
 impl Drop for Trace {
@@ -368,6 +439,24 @@ impl Drop for Trace {
     }
 }
 
+/// Captures the `tracestate` header of an injection, ignoring the rest.
+#[derive(Default)]
+struct TracestateOnly(Option<String>);
+
+impl ddtrace_propagation::Carrier for TracestateOnly {
+    fn get(&self, _key: &str) -> Option<&str> {
+        None
+    }
+    fn set(&mut self, key: &str, value: String) {
+        if key == "tracestate" {
+            self.0 = Some(value);
+        }
+    }
+    fn keys(&self) -> Vec<&str> {
+        Vec::new()
+    }
+}
+
 /// The `tracestate` header an injection of `span_id` would write.
 pub(crate) fn w3c_tracestate(
     w3c: &Propagator,
@@ -375,14 +464,14 @@ pub(crate) fn w3c_tracestate(
     span_id: SpanId,
     d: &Decision,
 ) -> Option<String> {
-    let mut carrier: HashMap<String, String> = HashMap::new();
+    let mut carrier = TracestateOnly::default();
     let cx = InjectContext::new(trace_id, span_id)
         .with_priority(d.priority)
         .with_origin(d.origin.as_deref())
         .with_tags(&d.tags)
         .with_tracestate(d.tracestate.as_deref());
     w3c.inject(&cx, &mut carrier);
-    carrier.remove("tracestate")
+    carrier.0
 }
 
 pub(crate) fn otel_trace_id(id: TraceId) -> opentelemetry::trace::TraceId {
