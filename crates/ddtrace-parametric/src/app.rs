@@ -913,3 +913,285 @@ fn config_json(config: &ddtrace::Config, lookup: impl Fn(&str) -> Option<String>
     out.push_str("}}");
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(vars: &'static [(&'static str, &'static str)]) -> ddtrace::Config {
+        ddtrace::Config::builder_from_lookup(move |k| {
+            vars.iter()
+                .find(|(n, _)| *n == k)
+                .map(|(_, v)| (*v).to_owned())
+        })
+        .build()
+        .expect("config")
+    }
+
+    #[test]
+    fn config_keys_in_protocol_order_with_derived_values() {
+        let c = config(&[
+            ("DD_SERVICE", "svc"),
+            ("OTEL_TRACES_SAMPLER", "traceidratio"),
+            ("OTEL_TRACES_SAMPLER_ARG", "0.25"),
+        ]);
+        let env = |k: &str| match k {
+            "DD_DOGSTATSD_URL" => Some("udp://[::1]:9125".to_owned()),
+            "DD_AGENT_HOST" => Some("agent".to_owned()),
+            _ => None,
+        };
+        let text = config_json(&c, env);
+        let parsed: Json = serde_json::from_str(&text).expect("valid JSON");
+        let mut last = 0;
+        for key in CONFIG_KEYS {
+            let at = text.find(&format!("\"{key}\":")).expect(key);
+            assert!(at > last, "{key} out of order in {text}");
+            last = at;
+            assert!(parsed["config"][key].is_string() || parsed["config"][key].is_null());
+        }
+        let cfg = &parsed["config"];
+        assert_eq!(cfg.as_object().map(|m| m.len()), Some(CONFIG_KEYS.len()));
+        assert_eq!(cfg["dd_service"], "svc");
+        assert_eq!(cfg["dd_trace_sample_rate"], "0.25");
+        assert_eq!(cfg["dd_trace_sample_ignore_parent"], "true");
+        assert_eq!(
+            (&cfg["dd_dogstatsd_host"], &cfg["dd_dogstatsd_port"]),
+            (&json!("::1"), &json!("9125"))
+        );
+        assert_eq!(cfg["dd_env"], Json::Null);
+
+        let c = config(&[("OTEL_TRACES_SAMPLER", "parentbased_always_on")]);
+        let cfg: Json = serde_json::from_str(&config_json(&c, |k| {
+            (k == "DD_AGENT_HOST").then(|| "agent".to_owned())
+        }))
+        .expect("json");
+        assert_eq!(cfg["config"]["dd_trace_sample_ignore_parent"], "false");
+        assert_eq!(cfg["config"]["dd_dogstatsd_host"], "agent");
+        assert_eq!(cfg["config"]["dd_dogstatsd_port"], "8125");
+        let cfg: Json = serde_json::from_str(&config_json(&config(&[]), |_| None)).expect("json");
+        assert_eq!(cfg["config"]["dd_trace_sample_ignore_parent"], Json::Null);
+        assert_eq!(cfg["config"]["dd_dogstatsd_host"], "localhost");
+    }
+
+    #[test]
+    fn header_carriers() {
+        let carrier = HeaderExtractor(vec![
+            ("tracestate".into(), "a=1".into()),
+            ("traceparent".into(), "x".into()),
+            ("tracestate".into(), "b=2".into()),
+        ]);
+        assert_eq!(carrier.get("TraceState"), Some("a=1"));
+        assert_eq!(carrier.get_all("tracestate"), Some(vec!["a=1", "b=2"]));
+        assert_eq!(carrier.get_all("baggage"), None);
+        assert_eq!(carrier.keys(), vec!["tracestate", "traceparent"]);
+
+        let mut out = HeaderInjector::default();
+        out.set("X-Datadog-Trace-Id", "1".into());
+        out.set("traceparent", "t".into());
+        out.set("x-datadog-trace-id", "2".into());
+        assert_eq!(
+            out.0,
+            vec![
+                ("x-datadog-trace-id".into(), "2".into()),
+                ("traceparent".into(), "t".into())
+            ]
+        );
+    }
+
+    #[test]
+    fn baggage_edits_keep_the_span() {
+        let cx = Context::new().with_baggage([KeyValue::new("a", "1"), KeyValue::new("b", "2")]);
+        let cx = edit_baggage(&cx, |items| {
+            items.retain(|(k, _)| k != "a");
+            items.push(("c".into(), "3".into()));
+        });
+        let mut got: Vec<(String, String)> = cx
+            .baggage()
+            .iter()
+            .map(|(k, (v, _))| (k.to_string(), v.to_string()))
+            .collect();
+        got.sort();
+        assert_eq!(
+            got,
+            vec![("b".into(), "2".into()), ("c".into(), "3".into())]
+        );
+    }
+
+    fn call(app: &App, method: &str, path: &str, body: Json) -> (u16, Json) {
+        let req = Request {
+            method: method.to_owned(),
+            path: path.to_owned(),
+            body: body.to_string().into_bytes(),
+        };
+        let (status, text) = app.handle(&req);
+        // Integer trace ids may exceed what serde_json keeps exactly; the tests here only
+        // read other fields.
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or_else(|e| panic!("{text}: {e}")),
+        )
+    }
+
+    #[test]
+    fn commands_on_extracted_contexts_and_baggage() {
+        let tracing = crate::install::wire_by_hand(config(&[("DD_TRACE_ENABLED", "false")]))
+            .expect("install");
+        let app = App::new(tracing);
+        let (status, ex) = call(
+            &app,
+            "POST",
+            "/trace/span/extract_headers",
+            json!({"http_headers": [["Baggage", "k=v,drop=me"]]}),
+        );
+        assert_eq!(status, 200, "{ex}");
+        let ex_id = ex["span_id"]
+            .as_u64()
+            .expect("a synthetic id for a baggage-only context");
+        let get = |id: u64, key: &str| {
+            call(
+                &app,
+                "GET",
+                "/trace/span/get_baggage",
+                json!({"span_id": id, "key": key}),
+            )
+            .1["baggage"]
+                .clone()
+        };
+        assert_eq!(get(ex_id, "k"), "v");
+        let (_, set) = call(
+            &app,
+            "POST",
+            "/trace/otel/otel_set_baggage",
+            json!({"span_id": ex_id, "key": "n", "value": 5}),
+        );
+        assert_eq!(set["value"], "5");
+        assert_eq!(
+            call(
+                &app,
+                "POST",
+                "/trace/span/remove_baggage",
+                json!({"span_id": ex_id, "key": "drop"})
+            )
+            .0,
+            200
+        );
+        let (_, span) = call(
+            &app,
+            "POST",
+            "/trace/span/start",
+            json!({"name": "op", "parent_id": ex_id}),
+        );
+        let span_id = span["span_id"].as_u64().expect("span id");
+        assert_eq!(get(span_id, "k"), "v");
+        assert_eq!(get(span_id, "n"), "5");
+        assert_eq!(get(span_id, "drop"), Json::Null);
+        assert_eq!(
+            call(
+                &app,
+                "POST",
+                "/trace/span/remove_all_baggage",
+                json!({"span_id": span_id})
+            )
+            .0,
+            200
+        );
+        let (_, all) = call(
+            &app,
+            "GET",
+            "/trace/span/get_all_baggage",
+            json!({"span_id": span_id}),
+        );
+        assert_eq!(all["baggage"], json!({}));
+        let (_, inj) = call(
+            &app,
+            "POST",
+            "/trace/span/inject_headers",
+            json!({"span_id": span_id}),
+        );
+        let names: Vec<&str> = inj["http_headers"]
+            .as_array()
+            .expect("headers")
+            .iter()
+            .filter_map(|h| h[0].as_str())
+            .collect();
+        assert!(
+            names.contains(&"x-datadog-trace-id") && !names.contains(&"baggage"),
+            "{inj}"
+        );
+
+        assert_eq!(
+            call(
+                &app,
+                "POST",
+                "/trace/span/manual_drop",
+                json!({"span_id": span_id})
+            )
+            .0,
+            200
+        );
+        let (_, rec) = call(
+            &app,
+            "POST",
+            "/trace/otel/is_recording",
+            json!({"span_id": span_id}),
+        );
+        assert_eq!(rec["is_recording"], true);
+        assert_eq!(
+            call(&app, "POST", "/trace/otel/end_span", json!({"id": span_id})).0,
+            200
+        );
+        assert_eq!(
+            call(&app, "POST", "/trace/otel/end_span", json!({"id": span_id})).0,
+            200,
+            "a second end is allowed"
+        );
+        let (_, rec) = call(
+            &app,
+            "POST",
+            "/trace/otel/is_recording",
+            json!({"span_id": span_id}),
+        );
+        assert_eq!(rec["is_recording"], false);
+        let (_, cur) = call(&app, "GET", "/trace/otel/current_span", json!({}));
+        assert_eq!(
+            cur["span_id"], 0,
+            "the parent is an extracted context, not a span"
+        );
+        let (_, sc) = call(
+            &app,
+            "POST",
+            "/trace/otel/span_context",
+            json!({"span_id": ex_id}),
+        );
+        assert_eq!(
+            (sc["span_id"].as_u64(), &sc["remote"]),
+            (Some(0), &json!(false)),
+            "{sc}"
+        );
+
+        assert_eq!(
+            call(&app, "POST", "/log/otel/flush", json!({"seconds": 1})).1["success"],
+            true
+        );
+        assert_eq!(
+            call(&app, "POST", "/trace/otel/flush", json!({"seconds": 1})).1["success"],
+            true
+        );
+        assert_eq!(
+            call(
+                &app,
+                "POST",
+                "/trace/span/set_resource",
+                json!({"span_id": span_id, "resource": "r"})
+            )
+            .0,
+            404,
+            "forgotten after flush"
+        );
+        assert_eq!(
+            call(&app, "POST", "/trace/remote-config/apply", json!({})).0,
+            404
+        );
+        app.shutdown(Duration::from_secs(1)).expect("shutdown");
+    }
+}

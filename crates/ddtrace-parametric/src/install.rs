@@ -31,7 +31,7 @@ pub(crate) fn install_tracing() -> Result<Tracing, String> {
 }
 
 /// What `ddtrace::init()` will do: provider, sampler fed by the agent's rates, transport.
-fn wire_by_hand(config: Config) -> Result<Tracing, String> {
+pub(crate) fn wire_by_hand(config: Config) -> Result<Tracing, String> {
     let sampler = Arc::new(Sampler::new(config.sampling()));
     let transport = if config.enabled() && config.export_mode() == ExportMode::Agent {
         let rates_to = Arc::clone(&sampler);
