@@ -434,6 +434,15 @@ impl ConfigBuilder {
         self
     }
 
+    /// Sets the service unless one is configured (`DD_SERVICE`, `OTEL_SERVICE_NAME`,
+    /// `DD_TAGS`, `OTEL_RESOURCE_ATTRIBUTES`): a program's own name, overridable by operators.
+    pub fn default_service(mut self, service: impl Into<String>) -> Self {
+        if !self.config.service_from_config {
+            self.config.service = service.into();
+        }
+        self
+    }
+
     /// Sets the environment.
     pub fn env(mut self, env: impl Into<String>) -> Self {
         self.config.env = Some(env.into());
