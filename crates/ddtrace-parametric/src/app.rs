@@ -151,6 +151,11 @@ impl Args<'_> {
             .ok_or_else(|| Failure::bad(format!("`{key}` is required")))
     }
 
+    /// `parent_id` of a start: absent, null or 0 (an invalid span id) means a new root.
+    fn parent_id(&self) -> Result<Option<u64>, Failure> {
+        Ok(self.opt_id("parent_id")?.filter(|id| *id != 0))
+    }
+
     /// A timestamp in microseconds since the Unix epoch.
     fn opt_time(&self, key: &str) -> Result<Option<SystemTime>, Failure> {
         match self.get(key) {
@@ -425,7 +430,7 @@ impl App {
 
     fn span_start(&self, a: &Args<'_>) -> Handled {
         let name = a.str("name")?.to_owned();
-        let parent_id = a.opt_id("parent_id")?;
+        let parent_id = a.parent_id()?;
         let mut attrs = vec![KeyValue::new("operation.name", name.clone())];
         for (field, key) in [
             ("service", "service.name"),
@@ -640,7 +645,7 @@ impl App {
             // No span context (baggage only, or a restarted/ignored trace): a fresh id that
             // still leads a later start to this context.
             loop {
-                let id = ddtrace_model::SpanId::generate().get();
+                let id = ddtrace::model::SpanId::generate().get();
                 if !st.spans.contains_key(&id) && !st.extracted.contains_key(&id) {
                     break id;
                 }
@@ -677,8 +682,7 @@ impl App {
     }
 
     fn ensure_agent_info(&self, _a: &Args<'_>) -> Handled {
-        let ready = self.tracing.wait_for_agent_info(Duration::from_secs(5));
-        Ok(json!({ "ready": ready }).to_string())
+        Ok(json!({ "ready": self.tracing.agent_info_ready() }).to_string())
     }
 
     fn crash(&self, _a: &Args<'_>) -> Handled {
@@ -690,7 +694,7 @@ impl App {
 
     fn otel_start_span(&self, a: &Args<'_>) -> Handled {
         let name = a.str("name")?.to_owned();
-        let parent_id = a.opt_id("parent_id")?;
+        let parent_id = a.parent_id()?;
         let kind = match a.get("span_kind").map(|k| k.as_u64()) {
             None | Some(Some(0)) => SpanKind::Internal,
             Some(Some(1)) => SpanKind::Server,
@@ -1034,8 +1038,9 @@ mod tests {
 
     #[test]
     fn commands_on_extracted_contexts_and_baggage() {
-        let tracing = crate::install::wire_by_hand(config(&[("DD_TRACE_ENABLED", "false")]))
-            .expect("install");
+        let tracing = crate::install::Tracing::from_guard(
+            ddtrace::install(config(&[("OTEL_TRACES_EXPORTER", "none")])).expect("install"),
+        );
         let app = App::new(tracing);
         let (status, ex) = call(
             &app,
