@@ -1,1 +1,7 @@
 //! Integration tests of the facade.
+
+mod init;
+mod quickstart;
+
+/// Tests that install the global tracer provider take this lock: the globals are per process.
+static GLOBALS: parking_lot::Mutex<()> = parking_lot::Mutex::new(());
