@@ -20,6 +20,8 @@ fn allowed(name: &str) -> Option<Option<&'static [&'static str]>> {
         "ddtrace-transport" => Some(&["ddtrace-model", "ddtrace-encoding"]),
         "ddtrace-otel" => Some(&["ddtrace-model", "ddtrace-sampling", "ddtrace-propagation"]),
         "ddtrace" | "ddtrace-benches" => None,
+        // The system-tests parametric server is an application: it sees the facade only.
+        "ddtrace-parametric" => Some(&["ddtrace"]),
         // Test harness: may use the bottom crate only, so that every crate can dev-depend on it.
         "ddtrace-testkit" => Some(&["ddtrace-model"]),
         "xtask" => Some(&["ddtrace-testkit"]),
@@ -255,7 +257,10 @@ mod tests {
         Member {
             name: name.into(),
             version: "0.1.0".into(),
-            publishable: !matches!(name, "ddtrace-testkit" | "xtask" | "ddtrace-benches"),
+            publishable: !matches!(
+                name,
+                "ddtrace-testkit" | "xtask" | "ddtrace-benches" | "ddtrace-parametric"
+            ),
             description: Some("d".into()),
             manifest_path: "m".into(),
             deps: deps
@@ -293,6 +298,10 @@ mod tests {
             member("ddtrace-encoding", &[("ddtrace-model", "normal")]),
             member("ddtrace-sampling", &[("ddtrace-model", "normal")]),
             member("xtask", &[("ddtrace-testkit", "normal")]),
+            member(
+                "ddtrace-parametric",
+                &[("ddtrace", "normal"), ("ddtrace-testkit", "dev")],
+            ),
         ];
         assert_eq!(check(&members), Vec::<String>::new());
     }
