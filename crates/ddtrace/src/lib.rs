@@ -48,6 +48,11 @@ pub use error::{Error, Result};
 pub use exporters::{CollectingExporter, ConsoleExporter, DiscardExporter, span_json};
 pub use init::{Report, SHUTDOWN_TIMEOUT, TracerGuard, builder, init, install, install_observed};
 
+/// The README's examples, compiled as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../../../README.md")]
+struct ReadmeExamples;
+
 pub use ddtrace_model as model;
 pub use ddtrace_otel as otel;
 pub use ddtrace_propagation as propagation;
