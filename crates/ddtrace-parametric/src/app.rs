@@ -73,6 +73,9 @@ pub(crate) struct App {
     tracing: Tracing,
     tracer: BoxedTracer,
     state: Mutex<State>,
+    /// Spans still open when a flush cleared the state: kept alive, so that they are never
+    /// ended (a span the test never finished must not reach the agent later).
+    abandoned: Mutex<Vec<Context>>,
     config_json: String,
 }
 
@@ -274,6 +277,7 @@ impl App {
             tracing,
             tracer: global::tracer("ddtrace-parametric"),
             state: Mutex::new(State::default()),
+            abandoned: Mutex::new(Vec::new()),
             config_json,
         }
     }
@@ -655,12 +659,20 @@ impl App {
         Ok(json!({ "span_id": id }).to_string())
     }
 
-    /// Flushes the tracer, then forgets every span and context (unfinished spans end as
-    /// they are dropped).
+    /// Flushes the tracer, then forgets every span and context. Spans still open are kept
+    /// alive unended (dropping them would end them).
     fn flush_and_clear(&self, timeout: Duration) -> Result<(), String> {
         let result = self.tracing.force_flush(timeout);
         let old = std::mem::take(&mut *self.lock());
-        drop(old);
+        let open = old
+            .spans
+            .into_values()
+            .filter(|e| e.cx.span().is_recording())
+            .map(|e| e.cx);
+        self.abandoned
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .extend(open);
         result
     }
 
@@ -852,11 +864,19 @@ impl App {
         Ok(json!({ "success": true, "message": "this library has no OpenTelemetry logs pipeline" }).to_string())
     }
 
-    /// Ends what is still open, then flushes and stops the tracer (SIGTERM).
+    /// Flushes and stops the tracer (SIGTERM). Spans never finished are not sent: they are
+    /// dropped only after the shutdown, which counts them as dropped.
     pub(crate) fn shutdown(&self, timeout: Duration) -> Result<(), String> {
+        let result = self.tracing.shutdown(timeout);
         let old = std::mem::take(&mut *self.lock());
-        drop(old);
-        self.tracing.shutdown(timeout)
+        let abandoned = std::mem::take(
+            &mut *self
+                .abandoned
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner),
+        );
+        drop((old, abandoned));
+        result
     }
 }
 

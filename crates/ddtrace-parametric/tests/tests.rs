@@ -416,6 +416,12 @@ fn scripted_sequence_reaches_the_agent() {
     let none = server.ok("GET", "/trace/span/current", json!({}));
     assert_eq!((id(&none), trace_low(&none)), (0, 0));
 
+    // A span the test never finishes: it must never reach the agent (not at flush, not later).
+    server.post(
+        "/trace/span/start",
+        json!({"name": "never.finished", "parent_id": null}),
+    );
+
     // An OpenTelemetry span tree: kinds, times, attributes, events, links, exception, status.
     let t0 = now_us();
     let otel_root = server.post(
@@ -671,6 +677,11 @@ fn scripted_sequence_reaches_the_agent() {
     assert!(status.success(), "{status}");
     assert!(took < Duration::from_secs(5), "{took:?}");
     assert_eq!(wait_for_span(&agent, "before.sigterm").span_id, id(&last));
+    let all = agent.traces().expect("traces");
+    assert!(
+        all.iter().flatten().all(|s| s.name != "never.finished"),
+        "an unfinished span was sent: {all:?}"
+    );
 
     let failures = agent.trace_check_failures().expect("trace checks");
     assert!(failures.is_empty(), "trace check failures: {failures:?}");
