@@ -87,6 +87,7 @@ pub(crate) struct Failure {
 }
 
 impl Failure {
+    /// A 400: the request is malformed.
     fn bad(message: impl Into<String>) -> Self {
         Failure {
             status: 400,
@@ -94,6 +95,7 @@ impl Failure {
         }
     }
 
+    /// A 404: no span or context has this id.
     fn unknown(id: u64) -> Self {
         Failure {
             status: 404,
@@ -101,6 +103,7 @@ impl Failure {
         }
     }
 
+    /// A 501: the request is valid but the OTel API cannot carry it out.
     fn unsupported(message: impl Into<String>) -> Self {
         Failure {
             status: 501,
@@ -109,6 +112,7 @@ impl Failure {
     }
 }
 
+/// A handler's outcome: the JSON answer, or a failure.
 type Handled = Result<String, Failure>;
 
 /// The JSON body of an error answer.
@@ -120,10 +124,12 @@ pub(crate) fn error_body(message: &str) -> String {
 struct Args<'a>(&'a Map<String, Json>);
 
 impl Args<'_> {
+    /// The field `key`, `null` counting as absent.
     fn get(&self, key: &str) -> Option<&Json> {
         self.0.get(key).filter(|v| !v.is_null())
     }
 
+    /// An optional id field.
     fn opt_id(&self, key: &str) -> Result<Option<u64>, Failure> {
         match self.get(key) {
             None => Ok(None),
@@ -134,11 +140,13 @@ impl Args<'_> {
         }
     }
 
+    /// A required id field.
     fn id(&self, key: &str) -> Result<u64, Failure> {
         self.opt_id(key)?
             .ok_or_else(|| Failure::bad(format!("`{key}` is required")))
     }
 
+    /// An optional string field.
     fn opt_str(&self, key: &str) -> Result<Option<&str>, Failure> {
         match self.get(key) {
             None => Ok(None),
@@ -149,6 +157,7 @@ impl Args<'_> {
         }
     }
 
+    /// A required string field.
     fn str(&self, key: &str) -> Result<&str, Failure> {
         self.opt_str(key)?
             .ok_or_else(|| Failure::bad(format!("`{key}` is required")))
@@ -172,6 +181,7 @@ impl Args<'_> {
         }
     }
 
+    /// An `attributes`-style object field as OTel key-values.
     fn attributes(&self, key: &str) -> Result<Vec<KeyValue>, Failure> {
         attributes(self.get(key)).map_err(Failure::bad)
     }
@@ -186,6 +196,7 @@ struct SpanIds {
 }
 
 impl SpanIds {
+    /// The ids of the span in `cx`.
     fn of(cx: &Context) -> Self {
         let span = cx.span();
         let sc = span.span_context();
@@ -195,6 +206,7 @@ impl SpanIds {
         }
     }
 
+    /// `0`/`0`: no current span.
     fn none() -> Self {
         SpanIds {
             span_id: 0,
@@ -202,6 +214,7 @@ impl SpanIds {
         }
     }
 
+    /// The answer body.
     fn json(&self) -> String {
         serde_json::to_string(self).unwrap_or_else(|_| "{}".to_owned())
     }
@@ -226,6 +239,7 @@ impl Injector for HeaderInjector {
 struct HeaderExtractor(Vec<(String, String)>);
 
 impl Extractor for HeaderExtractor {
+    /// The field `key`, `null` counting as absent.
     fn get(&self, key: &str) -> Option<&str> {
         self.0
             .iter()
@@ -282,6 +296,7 @@ impl App {
         }
     }
 
+    /// The state, even if a handler panicked while holding it.
     fn lock(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
@@ -365,6 +380,7 @@ impl App {
         }
     }
 
+    /// The context stored under `id`, to replace it.
     fn context_mut(st: &mut State, id: u64) -> Result<&mut Context, Failure> {
         match st.spans.get_mut(&id) {
             Some(e) => Ok(&mut e.cx),
@@ -432,6 +448,7 @@ impl App {
 
     // ---- Datadog-style spans ----
 
+    /// Handles `POST /trace/span/start`.
     fn span_start(&self, a: &Args<'_>) -> Handled {
         let name = a.str("name")?.to_owned();
         let parent_id = a.parent_id()?;
@@ -478,10 +495,12 @@ impl App {
         Ok(SpanIds::of(&cx).json())
     }
 
+    /// Handles `POST /trace/span/finish`.
     fn span_finish(&self, a: &Args<'_>) -> Handled {
         self.end(a.id("span_id")?, None)
     }
 
+    /// Handles `GET /trace/span/current` and `GET /trace/otel/current_span`.
     fn current_span(&self, _a: &Args<'_>) -> Handled {
         let st = self.lock();
         let ids = st
@@ -491,6 +510,7 @@ impl App {
         Ok(ids.json())
     }
 
+    /// Handles `POST /trace/span/set_resource`.
     fn span_set_resource(&self, a: &Args<'_>) -> Handled {
         let resource = a.str("resource")?.to_owned();
         self.with_span(a.id("span_id")?, |cx| {
@@ -499,6 +519,7 @@ impl App {
         })
     }
 
+    /// `set_meta` / `set_metric`: flattened tags as attributes; a `null` value is a 501.
     fn set_tag(&self, a: &Args<'_>, kind: TagKind) -> Handled {
         let id = a.id("span_id")?;
         let key = a.str("key")?;
@@ -511,14 +532,17 @@ impl App {
         self.with_span(id, |cx| cx.span().set_attributes(kvs))
     }
 
+    /// Handles `POST /trace/span/set_meta`.
     fn span_set_meta(&self, a: &Args<'_>) -> Handled {
         self.set_tag(a, TagKind::Meta)
     }
 
+    /// Handles `POST /trace/span/set_metric`.
     fn span_set_metric(&self, a: &Args<'_>) -> Handled {
         self.set_tag(a, TagKind::Metric)
     }
 
+    /// Handles `POST /trace/span/set_baggage`.
     fn span_set_baggage(&self, a: &Args<'_>) -> Handled {
         let id = a.id("span_id")?;
         let key = a.str("key")?.to_owned();
@@ -532,6 +556,7 @@ impl App {
         Ok("{}".to_owned())
     }
 
+    /// Handles `GET /trace/span/get_baggage`.
     fn span_get_baggage(&self, a: &Args<'_>) -> Handled {
         let id = a.id("span_id")?;
         let key = a.str("key")?;
@@ -541,6 +566,7 @@ impl App {
         Ok(json!({ "baggage": value }).to_string())
     }
 
+    /// Handles `GET /trace/span/get_all_baggage`.
     fn span_get_all_baggage(&self, a: &Args<'_>) -> Handled {
         let id = a.id("span_id")?;
         let st = self.lock();
@@ -553,6 +579,7 @@ impl App {
         Ok(json!({ "baggage": all }).to_string())
     }
 
+    /// Handles `POST /trace/span/remove_baggage`.
     fn span_remove_baggage(&self, a: &Args<'_>) -> Handled {
         let id = a.id("span_id")?;
         let key = a.str("key")?;
@@ -562,6 +589,7 @@ impl App {
         Ok("{}".to_owned())
     }
 
+    /// Handles `POST /trace/span/remove_all_baggage`.
     fn span_remove_all_baggage(&self, a: &Args<'_>) -> Handled {
         let id = a.id("span_id")?;
         let mut st = self.lock();
@@ -570,18 +598,21 @@ impl App {
         Ok("{}".to_owned())
     }
 
+    /// Handles `POST /trace/span/manual_keep`.
     fn span_manual_keep(&self, a: &Args<'_>) -> Handled {
         self.with_span(a.id("span_id")?, |cx| {
             cx.span().set_attribute(KeyValue::new("manual.keep", true));
         })
     }
 
+    /// Handles `POST /trace/span/manual_drop`.
     fn span_manual_drop(&self, a: &Args<'_>) -> Handled {
         self.with_span(a.id("span_id")?, |cx| {
             cx.span().set_attribute(KeyValue::new("manual.drop", true));
         })
     }
 
+    /// Handles `POST /trace/span/error`.
     fn span_error(&self, a: &Args<'_>) -> Handled {
         let id = a.id("span_id")?;
         let mut attrs = vec![KeyValue::new("error", true)];
@@ -597,6 +628,7 @@ impl App {
         self.with_span(id, |cx| cx.span().set_attributes(attrs))
     }
 
+    /// Handles `POST /trace/span/add_link`.
     fn span_add_link(&self, a: &Args<'_>) -> Handled {
         let id = a.id("span_id")?;
         let target = a.id("parent_id")?;
@@ -608,10 +640,12 @@ impl App {
         Ok("{}".to_owned())
     }
 
+    /// Handles `POST /trace/span/add_event`.
     fn span_add_event(&self, a: &Args<'_>) -> Handled {
         self.add_event(a)
     }
 
+    /// Handles `POST /trace/span/inject_headers`.
     fn inject_headers(&self, a: &Args<'_>) -> Handled {
         let id = a.id("span_id")?;
         let cx = Self::context_of(&self.lock(), id)?;
@@ -620,6 +654,7 @@ impl App {
         Ok(json!({ "http_headers": headers.0 }).to_string())
     }
 
+    /// Handles `POST /trace/span/extract_headers`.
     fn extract_headers(&self, a: &Args<'_>) -> Handled {
         let Some(Json::Array(list)) = a.get("http_headers") else {
             return Err(Failure::bad(
@@ -676,6 +711,7 @@ impl App {
         result
     }
 
+    /// Handles `POST /trace/span/flush`.
     fn span_flush(&self, _a: &Args<'_>) -> Handled {
         self.flush_and_clear(FLUSH_TIMEOUT).map_err(|e| Failure {
             status: 500,
@@ -684,19 +720,23 @@ impl App {
         Ok("{}".to_owned())
     }
 
+    /// Handles `POST /trace/stats/flush`.
     fn stats_flush(&self, _a: &Args<'_>) -> Handled {
         // The library computes no client-side stats: nothing to flush.
         Ok("{}".to_owned())
     }
 
+    /// Handles `GET /trace/config`.
     fn config(&self, _a: &Args<'_>) -> Handled {
         Ok(self.config_json.clone())
     }
 
+    /// Handles `GET /trace/agent/ensure_agent_info`.
     fn ensure_agent_info(&self, _a: &Args<'_>) -> Handled {
         Ok(json!({ "ready": self.tracing.agent_info_ready() }).to_string())
     }
 
+    /// Handles `GET /trace/crash`.
     fn crash(&self, _a: &Args<'_>) -> Handled {
         log::warn!("/trace/crash: aborting the process");
         std::process::abort()
@@ -704,6 +744,7 @@ impl App {
 
     // ---- OpenTelemetry spans ----
 
+    /// Handles `POST /trace/otel/start_span`.
     fn otel_start_span(&self, a: &Args<'_>) -> Handled {
         let name = a.str("name")?.to_owned();
         let parent_id = a.parent_id()?;
@@ -746,20 +787,24 @@ impl App {
         Ok(SpanIds::of(&cx).json())
     }
 
+    /// Handles `POST /trace/otel/end_span`.
     fn otel_end_span(&self, a: &Args<'_>) -> Handled {
         self.end(a.id("id")?, a.opt_time("timestamp")?)
     }
 
+    /// Handles `POST /trace/otel/set_attributes`.
     fn otel_set_attributes(&self, a: &Args<'_>) -> Handled {
         let attrs = a.attributes("attributes")?;
         self.with_span(a.id("span_id")?, |cx| cx.span().set_attributes(attrs))
     }
 
+    /// Handles `POST /trace/otel/set_name`.
     fn otel_set_name(&self, a: &Args<'_>) -> Handled {
         let name = a.str("name")?.to_owned();
         self.with_span(a.id("span_id")?, |cx| cx.span().update_name(name))
     }
 
+    /// Handles `POST /trace/otel/set_status`.
     fn otel_set_status(&self, a: &Args<'_>) -> Handled {
         let code = a.str("code")?;
         let description = a.opt_str("description")?.unwrap_or_default().to_owned();
@@ -772,6 +817,7 @@ impl App {
         self.with_span(a.id("span_id")?, |cx| cx.span().set_status(status))
     }
 
+    /// `add_event` of either API (µs timestamp, now when absent).
     fn add_event(&self, a: &Args<'_>) -> Handled {
         let name = a.str("name")?.to_owned();
         let at = a.opt_time("timestamp")?.unwrap_or_else(SystemTime::now);
@@ -781,10 +827,12 @@ impl App {
         })
     }
 
+    /// Handles `POST /trace/otel/add_event`.
     fn otel_add_event(&self, a: &Args<'_>) -> Handled {
         self.add_event(a)
     }
 
+    /// Handles `POST /trace/otel/record_exception`.
     fn otel_record_exception(&self, a: &Args<'_>) -> Handled {
         let message = a.str("message")?.to_owned();
         let overrides = a.attributes("attributes")?;
@@ -806,6 +854,7 @@ impl App {
         })
     }
 
+    /// Handles `POST /trace/otel/is_recording`.
     fn otel_is_recording(&self, a: &Args<'_>) -> Handled {
         let id = a.id("span_id")?;
         let st = self.lock();
@@ -813,6 +862,7 @@ impl App {
         Ok(json!({ "is_recording": entry.cx.span().is_recording() }).to_string())
     }
 
+    /// Handles `POST /trace/otel/span_context`.
     fn otel_span_context(&self, a: &Args<'_>) -> Handled {
         let id = a.id("span_id")?;
         let cx = Self::context_of(&self.lock(), id)?;
@@ -828,6 +878,7 @@ impl App {
         .to_string())
     }
 
+    /// Handles `POST /trace/otel/flush`.
     fn otel_flush(&self, a: &Args<'_>) -> Handled {
         let seconds = match a.get("seconds") {
             None => FLUSH_TIMEOUT.as_secs(),
@@ -842,6 +893,7 @@ impl App {
         Ok(json!({ "success": result.is_ok() }).to_string())
     }
 
+    /// Handles `POST /trace/otel/otel_set_baggage`.
     fn otel_set_baggage(&self, a: &Args<'_>) -> Handled {
         let id = a.id("span_id")?;
         let key = a.str("key")?.to_owned();
@@ -860,6 +912,7 @@ impl App {
         Ok(json!({ "value": read }).to_string())
     }
 
+    /// Handles `POST /log/otel/flush`.
     fn log_flush(&self, _a: &Args<'_>) -> Handled {
         Ok(json!({ "success": true, "message": "this library has no OpenTelemetry logs pipeline" }).to_string())
     }
@@ -889,6 +942,7 @@ fn list<'a>(a: &Args<'a>, key: &str) -> Result<&'a [Json], Failure> {
     }
 }
 
+/// `v` as an object, a list entry of `field`.
 fn as_object<'a>(v: &'a Json, field: &str) -> Result<&'a Map<String, Json>, Failure> {
     v.as_object()
         .ok_or_else(|| Failure::bad(format!("`{field}` entries must be objects")))

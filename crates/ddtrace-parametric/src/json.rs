@@ -25,6 +25,7 @@ pub(crate) fn otel_value(v: &Json) -> Result<Option<Value>, String> {
     }))
 }
 
+/// A JSON array as an OTel array, if its elements share one type.
 fn array(items: &[Json]) -> Result<Array, String> {
     if items.iter().all(Json::is_string) {
         let v: Vec<StringValue> = items
@@ -94,6 +95,7 @@ pub(crate) fn flatten_tag(
     Ok(Some(out))
 }
 
+/// Appends the attribute(s) of `key = value` to `out` (recursing into lists).
 fn flatten_into(
     key: String,
     value: &Json,

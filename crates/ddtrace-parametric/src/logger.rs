@@ -6,6 +6,7 @@ use log::{Level, LevelFilter, Log, Metadata, Record};
 #[derive(Debug)]
 struct StderrLogger;
 
+/// The one logger instance.
 static LOGGER: StderrLogger = StderrLogger;
 
 impl Log for StderrLogger {

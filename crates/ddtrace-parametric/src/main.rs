@@ -35,6 +35,7 @@ const DEFAULT_PORT: u16 = 8080;
 /// How long shutdown may take (the harness stops the container after 5 s).
 const SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(4);
 
+/// Installs the tracer, serves until SIGTERM, then flushes and stops.
 fn main() -> ExitCode {
     logger::init();
     let port = match std::env::var("APM_TEST_CLIENT_SERVER_PORT") {
