@@ -4,3 +4,4 @@ mod common;
 mod vectors;
 mod mapping;
 mod assembly;
+mod propagation;
