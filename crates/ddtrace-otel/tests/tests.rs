@@ -5,3 +5,4 @@ mod vectors;
 mod mapping;
 mod assembly;
 mod propagation;
+mod tracing_bridge;
