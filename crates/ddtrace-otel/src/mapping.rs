@@ -58,8 +58,8 @@ pub(crate) fn operation_name<'a>(
             }
         }
         if !is(SpanKind::Internal) {
-            let op = non_empty("messaging.operation")
-                .or_else(|| non_empty("messaging.operation.type"));
+            let op =
+                non_empty("messaging.operation").or_else(|| non_empty("messaging.operation.type"));
             if let (Some(system), Some(op)) = (non_empty("messaging.system"), op) {
                 break 'rules format!("{system}.{op}");
             }
@@ -115,7 +115,11 @@ pub(crate) fn operation_name<'a>(
 
 /// The text of the last attribute named `key` in `attrs`.
 pub(crate) fn last_attr<'a>(attrs: &'a [KeyValue], key: &str) -> Option<&'a Value> {
-    attrs.iter().rev().find(|kv| kv.key.as_str() == key).map(|kv| &kv.value)
+    attrs
+        .iter()
+        .rev()
+        .find(|kv| kv.key.as_str() == key)
+        .map(|kv| &kv.value)
 }
 
 /// Go's `strconv.ParseBool` (`otel-mapping.md` §4, `analytics.event`).
@@ -192,7 +196,9 @@ fn set_typed(span: &mut Span, key: &str, value: &Value) {
             match array {
                 Array::Bool(v) => {
                     for (i, b) in v.iter().enumerate() {
-                        each(i, &mut |span, k| span.set_meta(k, Str::from_static(bool_text(*b))));
+                        each(i, &mut |span, k| {
+                            span.set_meta(k, Str::from_static(bool_text(*b)))
+                        });
                     }
                 }
                 Array::I64(v) => {
@@ -355,7 +361,9 @@ pub(crate) fn map_span(rec: SpanRecord, trace_id: TraceId, cfg: &BridgeConfig) -
     let mut reserved = Reserved::default();
     for kv in &cfg.resource_attributes {
         match kv.key.as_str() {
-            SERVICE_NAME | "deployment.environment" | "deployment.environment.name"
+            SERVICE_NAME
+            | "deployment.environment"
+            | "deployment.environment.name"
             | "service.version" => {}
             key => apply_attribute(&mut span, &mut reserved, key, &kv.value),
         }
@@ -420,7 +428,9 @@ pub(crate) fn map_span(rec: SpanRecord, trace_id: TraceId, cfg: &BridgeConfig) -
 
     // Events (§7.2, §7.3).
     let events: Vec<SpanEvent> = rec.events.into_iter().map(event_of).collect();
-    let has_exception = events.iter().any(|e| e.name.eq_ignore_ascii_case(EXCEPTION));
+    let has_exception = events
+        .iter()
+        .any(|e| e.name.eq_ignore_ascii_case(EXCEPTION));
     if has_exception {
         span.set_meta(tags::HAS_EXCEPTION_EVENT, "true");
     }
@@ -431,7 +441,10 @@ pub(crate) fn map_span(rec: SpanRecord, trace_id: TraceId, cfg: &BridgeConfig) -
         Status::Error { description } => {
             span.error = true;
             let mut message_from_event = false;
-            for event in events.iter().filter(|e| e.name.eq_ignore_ascii_case(EXCEPTION)) {
+            for event in events
+                .iter()
+                .filter(|e| e.name.eq_ignore_ascii_case(EXCEPTION))
+            {
                 for (from, to) in [
                     ("exception.message", tags::ERROR_MESSAGE),
                     ("exception.type", tags::ERROR_TYPE),
@@ -481,25 +494,67 @@ mod tests {
 
     fn opname(kind: SpanKind, attrs: &[(&'static str, &'static str)]) -> String {
         operation_name(&kind, |k| {
-            attrs.iter().find(|(key, _)| *key == k).map(|(_, v)| Cow::Borrowed(*v))
+            attrs
+                .iter()
+                .find(|(key, _)| *key == k)
+                .map(|(_, v)| Cow::Borrowed(*v))
         })
     }
 
     #[test]
     fn operation_name_examples_of_section_2() {
         use SpanKind::*;
-        let cases: &[(SpanKind, &[(&str, &str)], &str)] = &[
-            (Server, &[("http.request.method", "GET")], "http.server.request"),
-            (Client, &[("http.request.method", "GET")], "http.client.request"),
+        type Case<'a> = (SpanKind, &'a [(&'a str, &'a str)], &'a str);
+        let cases: &[Case<'_>] = &[
+            (
+                Server,
+                &[("http.request.method", "GET")],
+                "http.server.request",
+            ),
+            (
+                Client,
+                &[("http.request.method", "GET")],
+                "http.client.request",
+            ),
             (Client, &[("db.system", "Redis")], "redis.query"),
-            (Consumer, &[("messaging.system", "Kafka"), ("messaging.operation", "Receive")], "kafka.receive"),
-            (Client, &[("rpc.system", "aws-api"), ("rpc.service", "S3")], "aws.s3.request"),
+            (
+                Consumer,
+                &[
+                    ("messaging.system", "Kafka"),
+                    ("messaging.operation", "Receive"),
+                ],
+                "kafka.receive",
+            ),
+            (
+                Client,
+                &[("rpc.system", "aws-api"), ("rpc.service", "S3")],
+                "aws.s3.request",
+            ),
             (Client, &[("rpc.system", "aws-api")], "aws.client.request"),
             (Server, &[("rpc.system", "GRPC")], "grpc.server.request"),
-            (Client, &[("faas.invoked_provider", "aws"), ("faas.invoked_name", "My-Function")], "aws.my-function.invoke"),
-            (Server, &[("faas.trigger", "Datasource")], "datasource.invoke"),
-            (Server, &[("graphql.operation.type", "query")], "graphql.server.request"),
-            (Server, &[("network.protocol.name", "Amqp")], "amqp.server.request"),
+            (
+                Client,
+                &[
+                    ("faas.invoked_provider", "aws"),
+                    ("faas.invoked_name", "My-Function"),
+                ],
+                "aws.my-function.invoke",
+            ),
+            (
+                Server,
+                &[("faas.trigger", "Datasource")],
+                "datasource.invoke",
+            ),
+            (
+                Server,
+                &[("graphql.operation.type", "query")],
+                "graphql.server.request",
+            ),
+            (
+                Server,
+                &[("network.protocol.name", "Amqp")],
+                "amqp.server.request",
+            ),
             (Server, &[], "server.request"),
             (Client, &[], "client.request"),
             (Internal, &[], "internal"),

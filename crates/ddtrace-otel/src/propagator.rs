@@ -3,11 +3,11 @@
 use std::sync::Arc;
 
 use ddtrace_propagation::{Baggage, Carrier, Extracted, InjectContext};
+use opentelemetry::Context;
 use opentelemetry::baggage::BaggageExt;
 use opentelemetry::propagation::text_map_propagator::FieldIter;
 use opentelemetry::propagation::{Extractor, Injector, TextMapPropagator};
 use opentelemetry::trace::{SpanContext, TraceContextExt, TraceFlags, TraceState};
-use opentelemetry::Context;
 
 use crate::trace::{self, Shared};
 
@@ -138,16 +138,19 @@ impl TextMapPropagator for DatadogPropagator {
             }
         }
         // A remote context (forwarded as it is) or a span of another provider.
-        let ours = cx.get::<Extracted>().and_then(|e| e.context.as_ref()).filter(|c| {
-            c.trace_id == trace_id && c.parent_id == Some(span_id) && sc.is_remote()
-        });
+        let ours = cx
+            .get::<Extracted>()
+            .and_then(|e| e.context.as_ref())
+            .filter(|c| c.trace_id == trace_id && c.parent_id == Some(span_id) && sc.is_remote());
         if let Some(c) = ours {
             if let Some(ctx) = c.to_inject_context() {
                 propagator.inject(&ctx.with_baggage(baggage_ref), &mut carrier);
                 return;
             }
         }
-        let priority = Some(ddtrace_model::SamplingPriority::new(i32::from(sc.is_sampled())));
+        let priority = Some(ddtrace_model::SamplingPriority::new(i32::from(
+            sc.is_sampled(),
+        )));
         let tracestate = sc.trace_state().header();
         let ctx = InjectContext::new(trace_id, span_id)
             .with_priority(priority)

@@ -98,7 +98,10 @@ impl TracerProviderBuilder {
     /// `deployment.environment(.name)` and `service.version` fill the service, env and version
     /// not set otherwise; every other attribute is applied to every span like a span
     /// attribute (`otel-mapping.md` §6, §10).
-    pub fn with_resource_attributes(mut self, attributes: impl IntoIterator<Item = KeyValue>) -> Self {
+    pub fn with_resource_attributes(
+        mut self,
+        attributes: impl IntoIterator<Item = KeyValue>,
+    ) -> Self {
         self.resource.extend(attributes);
         self
     }
@@ -161,7 +164,9 @@ impl TracerProviderBuilder {
     /// Builds the provider. Fails without an exporter or with a zero span bound.
     pub fn build(self) -> Result<TracerProvider> {
         let exporter = self.exporter.ok_or(Error::NoExporter)?;
-        let max_buffered_spans = self.max_buffered_spans.unwrap_or(DEFAULT_MAX_BUFFERED_SPANS);
+        let max_buffered_spans = self
+            .max_buffered_spans
+            .unwrap_or(DEFAULT_MAX_BUFFERED_SPANS);
         if max_buffered_spans == 0 {
             return Err(Error::InvalidSetting {
                 name: "max_buffered_spans",
@@ -404,9 +409,9 @@ impl Tracer {
                 // A remote parent: our extraction's data when it describes this context,
                 // else what its flags and tracestate say.
                 let ours = extracted.filter(|e| {
-                    e.context.as_ref().is_some_and(|c| {
-                        c.trace_id == trace_id && c.parent_id == Some(span_id)
-                    })
+                    e.context
+                        .as_ref()
+                        .is_some_and(|c| c.trace_id == trace_id && c.parent_id == Some(span_id))
                 });
                 let (decision, links) = match ours {
                     Some(e) => (trace::inherited_decision(e, &self.shared), e.links.clone()),
@@ -530,9 +535,7 @@ impl opentelemetry::trace::Tracer for Tracer {
                     trace::otel_span_id(l.span_id),
                     opentelemetry::trace::TraceFlags::new(l.flags.unwrap_or(0) as u8),
                     true,
-                    l.tracestate
-                        .parse()
-                        .unwrap_or_default(),
+                    l.tracestate.parse().unwrap_or_default(),
                 );
                 let attrs = l
                     .attributes

@@ -6,8 +6,8 @@ use std::sync::{Arc, OnceLock};
 use std::time::SystemTime;
 
 use ddtrace_model::{SpanId, Str, TraceId};
-use opentelemetry::trace::{Event, Link, SpanContext, SpanKind, Status};
 use opentelemetry::KeyValue;
+use opentelemetry::trace::{Event, Link, SpanContext, SpanKind, Status};
 
 use crate::clock;
 use crate::trace::Trace;
@@ -112,7 +112,9 @@ impl opentelemetry::trace::Span for Span {
         T: Into<Cow<'static, str>>,
     {
         if let Some(record) = self.record.as_mut() {
-            record.events.push(Event::new(name, timestamp, attributes, 0));
+            record
+                .events
+                .push(Event::new(name, timestamp, attributes, 0));
         }
     }
 

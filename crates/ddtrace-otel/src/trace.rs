@@ -56,7 +56,9 @@ impl Shared {
             log::debug!("{spans} spans ended after the tracer provider shut down; dropped");
             return;
         }
-        self.counters.chunks_exported.fetch_add(1, Ordering::Relaxed);
+        self.counters
+            .chunks_exported
+            .fetch_add(1, Ordering::Relaxed);
         self.counters
             .spans_exported
             .fetch_add(spans, Ordering::Relaxed);
@@ -217,7 +219,9 @@ impl Trace {
         self.open.fetch_add(1, Ordering::AcqRel);
         let slow = span_id == self.root_id
             || self.has_services.load(Ordering::Acquire)
-            || attributes.iter().any(|kv| is_trace_level_key(kv.key.as_str()));
+            || attributes
+                .iter()
+                .any(|kv| is_trace_level_key(kv.key.as_str()));
         if !slow {
             return (self.is_keep(), None, Vec::new());
         }
@@ -286,7 +290,9 @@ impl Trace {
             let mut st = self.state.lock();
             let open = self
                 .open
-                .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| Some(n.saturating_sub(1)))
+                .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                    Some(n.saturating_sub(1))
+                })
                 .unwrap_or(1)
                 .saturating_sub(1);
             let is_root = record.span_id == self.root_id;
@@ -358,7 +364,6 @@ impl Trace {
         st.decision.locked = true;
         st.decision.clone()
     }
-
 
     /// The OTel context of span `span_id` of this trace: flags from the current priority,
     /// `tracestate` as an injection would write it now (`otel-mapping.md` §8.2).
@@ -501,7 +506,8 @@ pub(crate) fn inherited_decision(extracted: &Extracted, shared: &Shared) -> Deci
         d.tracestate = cx.tracestate.clone();
         d.last_parent_id = cx.last_parent_id.clone();
         if let Some(p) = &cx.last_parent_id {
-            d.root_meta.push((Str::from_static(tags::PARENT_ID), p.clone()));
+            d.root_meta
+                .push((Str::from_static(tags::PARENT_ID), p.clone()));
         }
         if let Some(e) = &cx.propagation_error {
             d.root_meta
@@ -563,7 +569,10 @@ impl Registry {
     }
 
     pub(crate) fn get(&self, id: TraceId) -> Option<Arc<Trace>> {
-        self.shard(id).lock().get(&id.as_u128()).and_then(Weak::upgrade)
+        self.shard(id)
+            .lock()
+            .get(&id.as_u128())
+            .and_then(Weak::upgrade)
     }
 
     fn insert(&self, id: TraceId, trace: &Arc<Trace>) {
@@ -586,7 +595,12 @@ impl Registry {
     pub(crate) fn live(&self) -> Vec<Arc<Trace>> {
         self.shards
             .iter()
-            .flat_map(|s| s.lock().values().filter_map(Weak::upgrade).collect::<Vec<_>>())
+            .flat_map(|s| {
+                s.lock()
+                    .values()
+                    .filter_map(Weak::upgrade)
+                    .collect::<Vec<_>>()
+            })
             .collect()
     }
 
@@ -637,9 +651,12 @@ impl PendingChunk for PendingTrace {
         records.sort_by_key(|r| (r.span_id != root_id, r.start_ns));
         let mut spans = Vec::with_capacity(records.len());
         for record in records {
-            let parent_service = record
-                .parent_is_local
-                .then(|| record.inherited_service.clone().unwrap_or_else(|| config.service.clone()));
+            let parent_service = record.parent_is_local.then(|| {
+                record
+                    .inherited_service
+                    .clone()
+                    .unwrap_or_else(|| config.service.clone())
+            });
             let is_root = record.span_id == root_id;
             let mut span = mapping::map_span(record, trace_id, &config);
             let top_level = match &parent_service {

@@ -23,7 +23,10 @@ fn tag<'a>(chunk: &'a TraceChunk, key: &str) -> Option<&'a str> {
 fn a_tree_across_threads_is_one_chunk_with_the_root_first() {
     let (provider, exporter) = provider();
     let tracer = provider.tracer("t");
-    let root = tracer.span_builder("request").with_kind(SpanKind::Server).start(&tracer);
+    let root = tracer
+        .span_builder("request")
+        .with_kind(SpanKind::Server)
+        .start(&tracer);
     let root_cx = Context::new().with_span(root);
     let handles: Vec<_> = (0..4)
         .map(|i| {
@@ -102,7 +105,11 @@ fn trace_ids_are_128_bit_by_default() {
     provider.tracer("t").start("n").end();
     let (_, s) = single_span(&exporter);
     let seconds = s.trace_id.high() >> 32;
-    assert!(seconds >= before && seconds <= before + 5, "{:x}", s.trace_id.high());
+    assert!(
+        seconds >= before && seconds <= before + 5,
+        "{:x}",
+        s.trace_id.high()
+    );
     assert_eq!(s.trace_id.high() & 0xffff_ffff, 0);
 
     let (provider, exporter) = provider_with(|b| b.with_trace_id_128(false));
@@ -135,7 +142,13 @@ fn a_remote_parent_gives_trace_id_parent_and_decision() {
     let state = sc.trace_state();
     assert_eq!(state.get("foo"), Some("bar"));
     let dd = state.get("dd").unwrap();
-    assert!(dd.starts_with(&format!("s:2;o:rum;p:{};t.dm:-4;t.usr.id:baz64~~", sc.span_id())), "{dd}");
+    assert!(
+        dd.starts_with(&format!(
+            "s:2;o:rum;p:{};t.dm:-4;t.usr.id:baz64~~",
+            sc.span_id()
+        )),
+        "{dd}"
+    );
     drop(span);
     let (chunk, s) = single_span(&exporter);
     assert_eq!(s.trace_id.low(), 11803532876627986230);
@@ -148,7 +161,12 @@ fn a_remote_parent_gives_trace_id_parent_and_decision() {
     assert_eq!(metric(&s, "_dd.top_level"), Some(1.0));
 
     // Unsampled, no tracestate: priority 0 and no decision maker (W3C reconciliation).
-    let cx = remote("0000000000000000000000000000abcd", "0000000000001234", 0, "");
+    let cx = remote(
+        "0000000000000000000000000000abcd",
+        "0000000000001234",
+        0,
+        "",
+    );
     let span = provider.tracer("t").start_with_context("s", &cx);
     assert!(!span.span_context().is_sampled());
     drop(span);
@@ -165,11 +183,25 @@ fn span_context_reflects_the_decision() {
     let sc = root.span_context().clone();
     assert!(sc.is_sampled() && !sc.is_remote() && sc.is_valid());
     let dd = sc.trace_state().get("dd").unwrap().to_owned();
-    assert_eq!(dd, format!("s:1;p:{};t.dm:-0;t.tid:{:016x}", sc.span_id(), root.trace_id().high()));
+    assert_eq!(
+        dd,
+        format!(
+            "s:1;p:{};t.dm:-0;t.tid:{:016x}",
+            sc.span_id(),
+            root.trace_id().high()
+        )
+    );
     let cx = Context::new().with_span(root);
     let child = tracer.start_with_context("c", &cx);
     assert_eq!(child.span_context().trace_id(), sc.trace_id());
-    assert!(child.span_context().trace_state().get("dd").unwrap().contains(&format!("p:{}", child.span_context().span_id())));
+    assert!(
+        child
+            .span_context()
+            .trace_state()
+            .get("dd")
+            .unwrap()
+            .contains(&format!("p:{}", child.span_context().span_id()))
+    );
     drop(child);
     drop(cx);
 
@@ -195,27 +227,42 @@ fn default_sampling_tags_on_the_chunk() {
     let (chunk, _) = single_span(&exporter);
     assert_eq!(chunk.priority, Some(SamplingPriority::AUTO_KEEP));
     assert_eq!(tag(&chunk, "_dd.p.dm"), Some("-0"));
-    assert!(chunk.tags.get("_dd.p.tid").is_none(), "derived from the trace id by the encoder");
+    assert!(
+        chunk.tags.get("_dd.p.tid").is_none(),
+        "derived from the trace id by the encoder"
+    );
 }
 
 fn sampler(env: &[(&str, &str)]) -> Arc<Sampler> {
-    let env: HashMap<String, String> = env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
-    Arc::new(Sampler::new(&SamplingConfig::from_lookup(|k| env.get(k).cloned())))
+    let env: HashMap<String, String> = env
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    Arc::new(Sampler::new(&SamplingConfig::from_lookup(|k| {
+        env.get(k).cloned()
+    })))
 }
 
 #[test]
 fn rule_sampling_at_root_start_sees_start_attributes() {
     let rules = r#"[{"service": "test-svc", "tags": {"tier": "gold"}, "sample_rate": 1}, {"sample_rate": 0}]"#;
-    let (provider, exporter) = provider_with(|b| b.with_sampler(sampler(&[("DD_TRACE_SAMPLING_RULES", rules)])));
+    let (provider, exporter) =
+        provider_with(|b| b.with_sampler(sampler(&[("DD_TRACE_SAMPLING_RULES", rules)])));
     let tracer = provider.tracer("t");
-    let gold = tracer.span_builder("n").with_attributes([KeyValue::new("tier", "gold")]).start(&tracer);
+    let gold = tracer
+        .span_builder("n")
+        .with_attributes([KeyValue::new("tier", "gold")])
+        .start(&tracer);
     assert!(gold.span_context().is_sampled());
     drop(gold);
     let plain = tracer.start("n");
     assert!(!plain.span_context().is_sampled());
     let cx = Context::new().with_span(plain);
     let child = tracer.start_with_context("child", &cx);
-    assert!(!child.span_context().is_sampled(), "children inherit the decision");
+    assert!(
+        !child.span_context().is_sampled(),
+        "children inherit the decision"
+    );
     drop(child);
     drop(cx);
     let chunks = exporter.take_chunks();
@@ -227,7 +274,10 @@ fn rule_sampling_at_root_start_sees_start_attributes() {
     assert_eq!(chunks[1].priority, Some(SamplingPriority::USER_REJECT));
     assert_eq!(metric(&chunks[1].spans[0], "_dd.rule_psr"), Some(0.0));
     assert_eq!(chunks[1].spans.len(), 2, "dropped traces are still sent");
-    assert!(metric(&chunks[1].spans[1], "_dd.rule_psr").is_none(), "root only");
+    assert!(
+        metric(&chunks[1].spans[1], "_dd.rule_psr").is_none(),
+        "root only"
+    );
 }
 
 #[test]
@@ -246,7 +296,8 @@ fn span_sampling_keeps_spans_of_dropped_traces() {
 
 #[test]
 fn manual_keep_from_any_span_decides_the_trace() {
-    let (provider, exporter) = provider_with(|b| b.with_sampler(sampler(&[("DD_TRACE_SAMPLE_RATE", "0")])));
+    let (provider, exporter) =
+        provider_with(|b| b.with_sampler(sampler(&[("DD_TRACE_SAMPLE_RATE", "0")])));
     let tracer = provider.tracer("t");
     let root = tracer.start("root");
     let cx = Context::new().with_span(root);
@@ -259,22 +310,39 @@ fn manual_keep_from_any_span_decides_the_trace() {
     assert_eq!(chunk.priority, Some(SamplingPriority::USER_KEEP));
     assert_eq!(tag(chunk, "_dd.p.dm"), Some("-4"));
     assert_eq!(tag(chunk, "_dd.p.ksr"), None);
-    assert_eq!(metric(&chunk.spans[0], "_dd.rule_psr"), Some(0.0), "rates recorded stay");
-    assert!(chunk.spans.iter().all(|s| metric(s, "manual.keep").is_none()));
+    assert_eq!(
+        metric(&chunk.spans[0], "_dd.rule_psr"),
+        Some(0.0),
+        "rates recorded stay"
+    );
+    assert!(
+        chunk
+            .spans
+            .iter()
+            .all(|s| metric(s, "manual.keep").is_none())
+    );
 }
 
 #[test]
 fn partial_flush_sends_finished_children_before_the_root() {
-    let (provider, exporter) = provider_with(|b| b.with_partial_flush(PartialFlush::Enabled { min_spans: 2 }));
+    let (provider, exporter) =
+        provider_with(|b| b.with_partial_flush(PartialFlush::Enabled { min_spans: 2 }));
     let tracer = provider.tracer("t");
     let root = tracer.start("root");
     let cx = Context::new().with_span(root);
     tracer.start_with_context("c1", &cx).end();
-    assert!(exporter.chunks().is_empty(), "one finished span is below the threshold");
+    assert!(
+        exporter.chunks().is_empty(),
+        "one finished span is below the threshold"
+    );
     tracer.start_with_context("c2", &cx).end();
     let chunks = exporter.take_chunks();
     assert_eq!(chunks.len(), 1);
-    let names: Vec<&str> = chunks[0].spans.iter().map(|s| s.resource.as_str()).collect();
+    let names: Vec<&str> = chunks[0]
+        .spans
+        .iter()
+        .map(|s| s.resource.as_str())
+        .collect();
     assert_eq!(names, ["c1", "c2"]);
     assert_eq!(chunks[0].priority, Some(SamplingPriority::AUTO_KEEP));
     assert_eq!(tag(&chunks[0], "_dd.p.dm"), Some("-0"));
@@ -284,7 +352,11 @@ fn partial_flush_sends_finished_children_before_the_root() {
     drop(cx);
     let chunks = exporter.take_chunks();
     assert_eq!(chunks.len(), 1);
-    let names: Vec<&str> = chunks[0].spans.iter().map(|s| s.resource.as_str()).collect();
+    let names: Vec<&str> = chunks[0]
+        .spans
+        .iter()
+        .map(|s| s.resource.as_str())
+        .collect();
     assert_eq!(names, ["root", "c3"]);
     assert_eq!(tag(&chunks[0], "_dd.p.dm"), Some("-0"));
     assert_eq!(provider.stats().partial_chunks, 1);
@@ -302,7 +374,10 @@ fn late_children_are_sent_as_a_later_chunk_of_the_same_trace() {
     let chunks = exporter.take_chunks();
     assert_eq!(chunks.len(), 2);
     assert_eq!(chunks[1].spans[0].resource, "late");
-    assert_eq!(chunks[1].spans[0].parent_id, Some(chunks[0].spans[0].span_id));
+    assert_eq!(
+        chunks[1].spans[0].parent_id,
+        Some(chunks[0].spans[0].span_id)
+    );
     assert_eq!(chunks[1].priority, chunks[0].priority);
 }
 
@@ -334,12 +409,26 @@ fn a_never_ended_span_bounds_what_its_trace_buffers() {
         tracer.start_with_context("child", &cx).end();
     }
     let chunks = exporter.take_chunks();
-    assert_eq!(chunks.iter().map(|c| c.spans.len()).collect::<Vec<_>>(), [3, 3]);
+    assert_eq!(
+        chunks.iter().map(|c| c.spans.len()).collect::<Vec<_>>(),
+        [3, 3]
+    );
     assert_eq!(provider.stats().bound_flushes, 2);
-    assert!(chunks.iter().all(|c| c.priority == Some(SamplingPriority::AUTO_KEEP)));
+    assert!(
+        chunks
+            .iter()
+            .all(|c| c.priority == Some(SamplingPriority::AUTO_KEEP))
+    );
     // Shutdown sends what is left of incomplete traces.
     provider.shutdown().unwrap();
-    assert_eq!(exporter.take_chunks().iter().map(|c| c.spans.len()).sum::<usize>(), 1);
+    assert_eq!(
+        exporter
+            .take_chunks()
+            .iter()
+            .map(|c| c.spans.len())
+            .sum::<usize>(),
+        1
+    );
 }
 
 #[test]
@@ -348,7 +437,10 @@ fn spans_ending_after_shutdown_are_dropped_and_counted() {
     let tracer = provider.tracer("t");
     let mut open = tracer.start("open");
     provider.shutdown().unwrap();
-    assert!(matches!(provider.shutdown(), Err(ddtrace_otel::Error::ShutDown)));
+    assert!(matches!(
+        provider.shutdown(),
+        Err(ddtrace_otel::Error::ShutDown)
+    ));
     assert!(provider.force_flush().is_err());
     open.end();
     tracer.start("after").end();
@@ -397,7 +489,10 @@ fn many_threads_build_traces_at_once() {
 
 #[test]
 fn builder_rejects_a_missing_exporter_and_a_zero_bound() {
-    assert!(matches!(TracerProvider::builder().build(), Err(ddtrace_otel::Error::NoExporter)));
+    assert!(matches!(
+        TracerProvider::builder().build(),
+        Err(ddtrace_otel::Error::NoExporter)
+    ));
     let r = TracerProvider::builder()
         .with_exporter(ddtrace_otel::InMemoryExporter::new())
         .with_max_buffered_spans(0)

@@ -13,7 +13,10 @@ use opentelemetry::{Context, KeyValue};
 use crate::common::{meta, provider, provider_with, single_span};
 
 fn headers(pairs: &[(&str, &str)]) -> HashMap<String, String> {
-    pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
 }
 
 #[test]
@@ -36,7 +39,10 @@ fn extracted_datadog_context_parents_a_span_and_injection_continues_it() {
     let mut out = HashMap::new();
     propagator.inject_context(&cx, &mut out);
     assert_eq!(out["x-datadog-trace-id"], "123456789");
-    assert_eq!(out["x-datadog-parent-id"], u64::from_be_bytes(span_id.to_bytes()).to_string());
+    assert_eq!(
+        out["x-datadog-parent-id"],
+        u64::from_be_bytes(span_id.to_bytes()).to_string()
+    );
     assert_eq!(out["x-datadog-sampling-priority"], "2");
     assert_eq!(out["x-datadog-origin"], "synthetics");
     assert_eq!(out["x-datadog-tags"], "_dd.p.dm=-4,_dd.p.usr.id=baz64==");
@@ -44,7 +50,10 @@ fn extracted_datadog_context_parents_a_span_and_injection_continues_it() {
         out["traceparent"],
         format!("00-000000000000000000000000075bcd15-{span_id}-01")
     );
-    assert_eq!(out["tracestate"], format!("dd=s:2;o:synthetics;p:{span_id};t.dm:-4;t.usr.id:baz64~~"));
+    assert_eq!(
+        out["tracestate"],
+        format!("dd=s:2;o:synthetics;p:{span_id};t.dm:-4;t.usr.id:baz64~~")
+    );
     drop(cx);
     let (chunk, s) = single_span(&exporter);
     assert_eq!(s.parent_id.map(|p| p.get()), Some(987654321));
@@ -64,7 +73,10 @@ fn injection_locks_the_decision() {
     cx.span().set_attribute(KeyValue::new("manual.drop", true));
     let mut again = HashMap::new();
     propagator.inject_context(&cx, &mut again);
-    assert_eq!(again["x-datadog-sampling-priority"], "1", "locked at the first injection");
+    assert_eq!(
+        again["x-datadog-sampling-priority"], "1",
+        "locked at the first injection"
+    );
     cx.span().end();
     drop(cx);
     let (chunk, _) = single_span(&exporter);
@@ -90,7 +102,10 @@ fn tracecontext_keeps_other_vendors_and_forwards_remote_contexts() {
     });
     let propagator = provider.propagator();
     let incoming = headers(&[
-        ("traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"),
+        (
+            "traceparent",
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+        ),
         ("tracestate", "dd=s:2;o:rum;t.dm:-4,congo=t61rcWkgMzE"),
     ]);
     let parent = propagator.extract(&incoming);
@@ -98,8 +113,15 @@ fn tracecontext_keeps_other_vendors_and_forwards_remote_contexts() {
     let mut forwarded = HashMap::new();
     propagator.inject_context(&parent, &mut forwarded);
     assert_eq!(forwarded["traceparent"], incoming["traceparent"]);
-    assert!(forwarded["tracestate"].ends_with(",congo=t61rcWkgMzE"), "{}", forwarded["tracestate"]);
-    assert_eq!(propagator.fields().collect::<Vec<_>>(), ["traceparent", "tracestate"]);
+    assert!(
+        forwarded["tracestate"].ends_with(",congo=t61rcWkgMzE"),
+        "{}",
+        forwarded["tracestate"]
+    );
+    assert_eq!(
+        propagator.fields().collect::<Vec<_>>(),
+        ["traceparent", "tracestate"]
+    );
 
     let span = provider.tracer("t").start_with_context("child", &parent);
     let cx = parent.with_span(span);
@@ -111,7 +133,11 @@ fn tracecontext_keeps_other_vendors_and_forwards_remote_contexts() {
     drop(cx);
     let (_, s) = single_span(&exporter);
     assert_eq!(s.parent_id.map(|p| p.get()), Some(0x00f067aa0ba902b7));
-    assert_eq!(meta(&s, "_dd.p.tid"), None, "chunk-level, derived from the trace id");
+    assert_eq!(
+        meta(&s, "_dd.p.tid"),
+        None,
+        "chunk-level, derived from the trace id"
+    );
     assert_eq!(s.trace_id.high(), 0x4bf92f3577b34da6);
 }
 
@@ -124,9 +150,14 @@ fn baggage_travels_through_the_otel_context_and_tags_the_local_root() {
         ("x-datadog-parent-id", "2"),
         ("baggage", "user.id=doggo,session.id=mysession,foo=bar"),
     ]));
-    assert_eq!(parent.baggage().get("foo").map(|v| v.as_str().to_owned()), Some("bar".into()));
+    assert_eq!(
+        parent.baggage().get("foo").map(|v| v.as_str().to_owned()),
+        Some("bar".into())
+    );
     let span = provider.tracer("t").start_with_context("root", &parent);
-    let cx = parent.with_span(span).with_baggage([KeyValue::new("added", "1")]);
+    let cx = parent
+        .with_span(span)
+        .with_baggage([KeyValue::new("added", "1")]);
     let mut out = HashMap::new();
     propagator.inject_context(&cx, &mut out);
     assert!(out["baggage"].contains("added=1"), "{}", out["baggage"]);
@@ -138,14 +169,19 @@ fn baggage_travels_through_the_otel_context_and_tags_the_local_root() {
 
     // No span at all: only the baggage is injected.
     let mut out = HashMap::new();
-    propagator.inject_context(&Context::new().with_baggage([KeyValue::new("k", "v")]), &mut out);
+    propagator.inject_context(
+        &Context::new().with_baggage([KeyValue::new("k", "v")]),
+        &mut out,
+    );
     assert_eq!(out, headers(&[("baggage", "k=v")]));
 }
 
 #[test]
 fn restart_starts_a_new_trace_linked_to_the_incoming_one() {
     let (provider, exporter) = provider_with(|b| {
-        b.with_propagation(PropagationConfig::default().with_extract_behavior(ExtractBehavior::Restart))
+        b.with_propagation(
+            PropagationConfig::default().with_extract_behavior(ExtractBehavior::Restart),
+        )
     });
     let parent = provider.propagator().extract(&headers(&[
         ("x-datadog-trace-id", "123456789"),
@@ -153,15 +189,25 @@ fn restart_starts_a_new_trace_linked_to_the_incoming_one() {
         ("x-datadog-sampling-priority", "2"),
     ]));
     assert!(!parent.span().span_context().is_valid());
-    provider.tracer("t").start_with_context("root", &parent).end();
+    provider
+        .tracer("t")
+        .start_with_context("root", &parent)
+        .end();
     let (chunk, s) = single_span(&exporter);
     assert_eq!(s.parent_id, None);
     assert_ne!(s.trace_id.low(), 123456789);
-    assert_eq!(chunk.priority, Some(SamplingPriority::AUTO_KEEP), "a fresh decision");
+    assert_eq!(
+        chunk.priority,
+        Some(SamplingPriority::AUTO_KEEP),
+        "a fresh decision"
+    );
     assert_eq!(s.links.len(), 1);
     assert_eq!(s.links[0].trace_id.low(), 123456789);
     assert_eq!(s.links[0].span_id.get(), 987654321);
-    assert_eq!(s.links[0].attributes.get("reason").map(|v| v.as_str()), Some("propagation_behavior_extract"));
+    assert_eq!(
+        s.links[0].attributes.get("reason").map(|v| v.as_str()),
+        Some("propagation_behavior_extract")
+    );
 }
 
 #[test]
@@ -169,7 +215,10 @@ fn works_through_the_otel_globals() {
     let (provider, exporter) = provider();
     opentelemetry::global::set_text_map_propagator(provider.propagator());
     let parent = opentelemetry::global::get_text_map_propagator(|p| {
-        p.extract(&headers(&[("x-datadog-trace-id", "42"), ("x-datadog-parent-id", "7")]))
+        p.extract(&headers(&[
+            ("x-datadog-trace-id", "42"),
+            ("x-datadog-parent-id", "7"),
+        ]))
     });
     let span = provider.tracer("t").start_with_context("s", &parent);
     let cx = parent.with_span(span);
@@ -183,6 +232,8 @@ fn works_through_the_otel_globals() {
 #[test]
 fn nothing_to_extract_leaves_the_context_unchanged() {
     let (provider, _) = provider();
-    let cx = provider.propagator().extract(&headers(&[("x-datadog-trace-id", "not-a-number")]));
+    let cx = provider
+        .propagator()
+        .extract(&headers(&[("x-datadog-trace-id", "not-a-number")]));
     assert!(!cx.has_active_span());
 }

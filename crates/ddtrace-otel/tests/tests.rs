@@ -1,8 +1,9 @@
 //! Integration tests of the OpenTelemetry bridge (one binary, see STYLE.md §11).
 
-mod common;
-mod vectors;
-mod mapping;
+mod agent;
 mod assembly;
+mod common;
+mod mapping;
 mod propagation;
 mod tracing_bridge;
+mod vectors;

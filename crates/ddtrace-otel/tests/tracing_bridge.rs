@@ -42,7 +42,11 @@ fn instrumented_functions_become_parented_datadog_spans() {
     assert_eq!(root.name, "internal");
     assert_eq!(root.parent_id, None);
     assert_eq!(meta(root, "user"), Some("alice"));
-    assert!(root.events.iter().any(|e| e.name == "request handled"), "{:?}", root.events);
+    assert!(
+        root.events.iter().any(|e| e.name == "request handled"),
+        "{:?}",
+        root.events
+    );
 
     let query = spans.iter().find(|s| s.resource == "query").unwrap();
     assert_eq!(query.parent_id, Some(root.span_id));
@@ -51,8 +55,15 @@ fn instrumented_functions_become_parented_datadog_spans() {
     assert_eq!(meta(query, "span.kind"), Some("client"));
     assert_eq!(metric(query, "limit"), Some(3.0));
 
-    let lookups: Vec<_> = spans.iter().filter(|s| s.resource == "cache_lookup").collect();
+    let lookups: Vec<_> = spans
+        .iter()
+        .filter(|s| s.resource == "cache_lookup")
+        .collect();
     assert_eq!(lookups.len(), 3);
     assert!(lookups.iter().all(|s| s.parent_id == Some(query.span_id)));
-    assert!(spans.iter().all(|s| s.trace_id == root.trace_id && s.service == "test-svc"));
+    assert!(
+        spans
+            .iter()
+            .all(|s| s.trace_id == root.trace_id && s.service == "test-svc")
+    );
 }

@@ -59,7 +59,11 @@ const SPEC_NAMES: &[(&str, &str, &str)] = &[
     ("opname_faas_server", "s", "datasource.invoke"),
     ("opname_network_protocol_server", "s", "amqp.server.request"),
     ("opname_network_protocol_client", "s", "amqp.client.request"),
-    ("opname_http_method_set_after_start", "s", "http.server.request"),
+    (
+        "opname_http_method_set_after_start",
+        "s",
+        "http.server.request",
+    ),
     ("reserved_resource_name", "s", "server.request"),
     ("reserved_span_type", "s", "client.request"),
     ("http_response_status_code_int", "s", "http.server.request"),
@@ -73,7 +77,11 @@ const SPEC_NAMES: &[(&str, &str, &str)] = &[
     ("remote_parent_unsampled", "s", "server.request"),
     ("env_dd_env_version_tags", "root", "server.request"),
     ("env_dd_env_version_tags", "o", "client.request"),
-    ("env_otel_service_resource_attributes", "s", "server.request"),
+    (
+        "env_otel_service_resource_attributes",
+        "s",
+        "server.request",
+    ),
 ];
 
 /// Keys that are per-process or per-language noise, or wire encodings of fields compared
@@ -180,7 +188,11 @@ fn provider_for(env: &Map<String, Json>) -> (TracerProvider, InMemoryExporter) {
     if let Some(v) = get("DD_VERSION") {
         b = b.with_version(v.to_owned());
     }
-    for tag in get("DD_TAGS").unwrap_or("").split(',').filter(|t| !t.is_empty()) {
+    for tag in get("DD_TAGS")
+        .unwrap_or("")
+        .split(',')
+        .filter(|t| !t.is_empty())
+    {
         let (k, v) = tag.split_once(':').unwrap();
         b = b.with_global_tag(k.to_owned(), v.to_owned());
     }
@@ -194,6 +206,9 @@ fn provider_for(env: &Map<String, Json>) -> (TracerProvider, InMemoryExporter) {
     (b.build().unwrap(), exporter)
 }
 
+/// An event given to the bridge: name, time (`None`: the clock's), attributes.
+type EventInput = (String, Option<u64>, Map<String, Json>);
+
 /// What the ops did, besides the spans: inputs the expectations are derived from.
 #[derive(Default)]
 struct Inputs {
@@ -204,7 +219,7 @@ struct Inputs {
     /// Links added after start: ref → (context JSON, attributes).
     late_links: HashMap<String, Vec<(Json, Json)>>,
     /// Events the bridge was given per ref: (name, time or None for "now", attributes JSON).
-    events: HashMap<String, Vec<(String, Option<u64>, Map<String, Json>)>>,
+    events: HashMap<String, Vec<EventInput>>,
 }
 
 struct Run {
@@ -224,15 +239,31 @@ fn vector_events(span: &Json) -> Vec<(String, Json, Map<String, Json>)> {
             let attrs = e
                 .get("attributes")
                 .and_then(Json::as_object)
-                .map(|a| a.iter().map(|(k, v)| (k.clone(), native_value(v))).collect())
+                .map(|a| {
+                    a.iter()
+                        .map(|(k, v)| (k.clone(), native_value(v)))
+                        .collect()
+                })
                 .unwrap_or_default();
-            out.push((e["name"].as_str().unwrap().to_owned(), e["time_unix_nano"].clone(), attrs));
+            out.push((
+                e["name"].as_str().unwrap().to_owned(),
+                e["time_unix_nano"].clone(),
+                attrs,
+            ));
         }
     } else if let Some(events) = span["meta"].get("events").and_then(Json::as_str) {
         let parsed: Vec<Json> = serde_json::from_str(events).unwrap();
         for e in parsed {
-            let attrs = e.get("attributes").and_then(Json::as_object).cloned().unwrap_or_default();
-            out.push((e["name"].as_str().unwrap().to_owned(), e["time_unix_nano"].clone(), attrs));
+            let attrs = e
+                .get("attributes")
+                .and_then(Json::as_object)
+                .cloned()
+                .unwrap_or_default();
+            out.push((
+                e["name"].as_str().unwrap().to_owned(),
+                e["time_unix_nano"].clone(),
+                attrs,
+            ));
         }
     }
     out
@@ -293,8 +324,17 @@ fn run(case: &Json) -> Run {
                     builder = builder.with_start_time(time(t));
                 }
                 let attrs = attributes(op.get("attributes"));
-                for (k, v) in op.get("attributes").and_then(Json::as_object).into_iter().flatten() {
-                    inputs.attrs.entry(r.clone()).or_default().push((k.clone(), v.clone()));
+                for (k, v) in op
+                    .get("attributes")
+                    .and_then(Json::as_object)
+                    .into_iter()
+                    .flatten()
+                {
+                    inputs
+                        .attrs
+                        .entry(r.clone())
+                        .or_default()
+                        .push((k.clone(), v.clone()));
                 }
                 if !attrs.is_empty() {
                     builder = builder.with_attributes(attrs);
@@ -322,24 +362,29 @@ fn run(case: &Json) -> Run {
                     remote => Context::new().with_remote_span_context(remote_context(remote)),
                 };
                 let mut span = tracer.build_with_context(builder, &parent);
-                ids.insert(
-                    r.clone(),
-                    (span.trace_id().as_u128(), span.span_id().get()),
-                );
+                ids.insert(r.clone(), (span.trace_id().as_u128(), span.span_id().get()));
                 if op["op"] == "otel_current_span_raises" {
                     // Rust has no exceptions: the equivalent is what the Python context
                     // manager does, record the error then set the status.
                     let v = &vector_spans[&r];
                     let (_, _, mut attrs) = vector_events(v).remove(0);
                     fix_escaped(&mut attrs);
-                    inputs.events.entry(r.clone()).or_default().push(("exception".into(), None, attrs.clone()));
+                    inputs.events.entry(r.clone()).or_default().push((
+                        "exception".into(),
+                        None,
+                        attrs.clone(),
+                    ));
                     span.add_event("exception", attributes(Some(&Json::Object(attrs))));
                     let description = format!(
                         "{}: {}",
                         op["exc_type"].as_str().unwrap(),
                         op["message"].as_str().unwrap()
                     );
-                    inputs.statuses.entry(r.clone()).or_default().push(("ERROR".into(), description.clone()));
+                    inputs
+                        .statuses
+                        .entry(r.clone())
+                        .or_default()
+                        .push(("ERROR".into(), description.clone()));
                     span.set_status(Status::error(description));
                     span.end();
                 }
@@ -347,16 +392,30 @@ fn run(case: &Json) -> Run {
             }
             "set_attribute" => {
                 let v = &op["value"];
-                inputs.attrs.entry(r.clone()).or_default().push((op["key"].as_str().unwrap().to_owned(), v.clone()));
+                inputs
+                    .attrs
+                    .entry(r.clone())
+                    .or_default()
+                    .push((op["key"].as_str().unwrap().to_owned(), v.clone()));
                 if let Some(value) = otel_value(v) {
-                    spans.get_mut(&r).unwrap().set_attribute(KeyValue::new(op["key"].as_str().unwrap().to_owned(), value));
+                    spans.get_mut(&r).unwrap().set_attribute(KeyValue::new(
+                        op["key"].as_str().unwrap().to_owned(),
+                        value,
+                    ));
                 }
             }
             "set_attributes" => {
                 for (k, v) in op["attributes"].as_object().unwrap() {
-                    inputs.attrs.entry(r.clone()).or_default().push((k.clone(), v.clone()));
+                    inputs
+                        .attrs
+                        .entry(r.clone())
+                        .or_default()
+                        .push((k.clone(), v.clone()));
                 }
-                spans.get_mut(&r).unwrap().set_attributes(attributes(op.get("attributes")));
+                spans
+                    .get_mut(&r)
+                    .unwrap()
+                    .set_attributes(attributes(op.get("attributes")));
             }
             "add_event" | "record_exception" => {
                 let span = spans.get_mut(&r).unwrap();
@@ -364,10 +423,18 @@ fn run(case: &Json) -> Run {
                 // Scripts pass µs (ddtrace multiplies by 1000); `event_timestamp_nanoseconds`
                 // passes ns, which the OTel API takes as ns (divergence 14).
                 let ts = op["timestamp"].as_u64().map(|t| {
-                    if case["id"] == "event_timestamp_nanoseconds" { t } else { t * 1000 }
+                    if case["id"] == "event_timestamp_nanoseconds" {
+                        t
+                    } else {
+                        t * 1000
+                    }
                 });
                 let name = op["name"].as_str().unwrap_or("exception").to_owned();
-                let mut attrs = op.get("attributes").and_then(Json::as_object).cloned().unwrap_or_default();
+                let mut attrs = op
+                    .get("attributes")
+                    .and_then(Json::as_object)
+                    .cloned()
+                    .unwrap_or_default();
                 if op["op"] == "record_exception" {
                     // The exception as the Rust caller would describe it: ddtrace's recorded
                     // event attributes (type name, message, escaped) and, as stack trace,
@@ -382,7 +449,11 @@ fn run(case: &Json) -> Run {
                 }
                 *idx += 1;
                 if span.is_recording() {
-                    inputs.events.entry(r.clone()).or_default().push((name.clone(), ts, attrs.clone()));
+                    inputs.events.entry(r.clone()).or_default().push((
+                        name.clone(),
+                        ts,
+                        attrs.clone(),
+                    ));
                 }
                 let kv = attributes(Some(&Json::Object(attrs)));
                 match ts {
@@ -395,7 +466,11 @@ fn run(case: &Json) -> Run {
                 let description = op["description"].as_str().unwrap_or("").to_owned();
                 let span = spans.get_mut(&r).unwrap();
                 if span.is_recording() {
-                    inputs.statuses.entry(r.clone()).or_default().push((code.clone(), description.clone()));
+                    inputs
+                        .statuses
+                        .entry(r.clone())
+                        .or_default()
+                        .push((code.clone(), description.clone()));
                 }
                 span.set_status(match code.as_str() {
                     "ERROR" => Status::error(description),
@@ -408,8 +483,14 @@ fn run(case: &Json) -> Run {
                 .unwrap()
                 .update_name(op["name"].as_str().unwrap().to_owned()),
             "add_link" => {
-                inputs.late_links.entry(r.clone()).or_default().push((op["to"].clone(), op.get("attributes").cloned().unwrap_or(Json::Null)));
-                spans.get_mut(&r).unwrap().add_link(remote_context(&op["to"]), attributes(op.get("attributes")));
+                inputs.late_links.entry(r.clone()).or_default().push((
+                    op["to"].clone(),
+                    op.get("attributes").cloned().unwrap_or(Json::Null),
+                ));
+                spans
+                    .get_mut(&r)
+                    .unwrap()
+                    .add_link(remote_context(&op["to"]), attributes(op.get("attributes")));
             }
             "end" => {
                 let span = spans.get_mut(&r).unwrap();
@@ -432,7 +513,9 @@ fn run(case: &Json) -> Run {
                 }));
             }
             "is_recording" => {
-                captures.push(json!({"op": "is_recording", "ref": r, "value": spans[&r].is_recording()}));
+                captures.push(
+                    json!({"op": "is_recording", "ref": r, "value": spans[&r].is_recording()}),
+                );
             }
             other => panic!("unknown op {other}"),
         }
@@ -455,8 +538,14 @@ fn resolve(s: &str, ids: &HashMap<String, (u128, u64)>) -> String {
         out = out
             .replace(&format!("{{{r}.span_id}}"), &span.to_string())
             .replace(&format!("{{{r}.span_id_hex}}"), &format!("{span:016x}"))
-            .replace(&format!("{{trace_{r}.trace_id_low}}"), &(*trace as u64).to_string())
-            .replace(&format!("{{trace_{r}.trace_id_hex}}"), &format!("{trace:032x}"));
+            .replace(
+                &format!("{{trace_{r}.trace_id_low}}"),
+                &(*trace as u64).to_string(),
+            )
+            .replace(
+                &format!("{{trace_{r}.trace_id_hex}}"),
+                &format!("{trace:032x}"),
+            );
         out = out.replace("{tid_high_1}", &((trace >> 64) as u64).to_string());
     }
     out
@@ -529,7 +618,7 @@ struct View {
     parent: Option<u64>,
     meta: BTreeMap<String, String>,
     metrics: BTreeMap<String, f64>,
-    events: Vec<(String, Option<u64>, Map<String, Json>)>,
+    events: Vec<EventInput>,
     links: Vec<Json>,
 }
 
@@ -598,7 +687,14 @@ fn actual_view(span: &DdSpan, chunk: &TraceChunk, first: bool, expect_times: (bo
     }
 }
 
-fn link_json(trace_low: u64, trace_high: u64, span_id: u64, attrs: Map<String, Json>, tracestate: &str, flags: u64) -> Json {
+fn link_json(
+    trace_low: u64,
+    trace_high: u64,
+    span_id: u64,
+    attrs: Map<String, Json>,
+    tracestate: &str,
+    flags: u64,
+) -> Json {
     let (dd, others) = tracestate_parts(tracestate);
     json!({"trace_id": trace_low, "trace_id_high": trace_high, "span_id": span_id,
            "attributes": attrs, "tracestate_dd": dd, "tracestate_others": others, "flags": flags & 1})
@@ -634,7 +730,13 @@ fn expected_view(case: &Json, v: &Json, run: &Run, default_service: &str) -> Vie
     let r = v["ref"].as_str().unwrap();
     let kind = run.kinds[r].as_str();
     let attrs = run.inputs.attrs.get(r).cloned().unwrap_or_default();
-    let last_attr = |key: &str| attrs.iter().rev().find(|(k, _)| k == key).map(|(_, v)| v.clone());
+    let last_attr = |key: &str| {
+        attrs
+            .iter()
+            .rev()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.clone())
+    };
     let mut meta: BTreeMap<String, String> = v["meta"]
         .as_object()
         .unwrap()
@@ -684,7 +786,12 @@ fn expected_view(case: &Json, v: &Json, run: &Run, default_service: &str) -> Vie
     // Divergence 7: booleans are meta "true"/"false", also in arrays.
     for (k, val) in &attrs {
         match val {
-            Json::Bool(b) if !matches!(k.as_str(), "analytics.event" | "error" | "manual.keep" | "manual.drop") => {
+            Json::Bool(b)
+                if !matches!(
+                    k.as_str(),
+                    "analytics.event" | "error" | "manual.keep" | "manual.drop"
+                ) =>
+            {
                 metrics.remove(k);
                 meta.insert(k.clone(), b.to_string());
             }
@@ -731,13 +838,19 @@ fn expected_view(case: &Json, v: &Json, run: &Run, default_service: &str) -> Vie
         for k in ["error.message", "error.type", "error.stack"] {
             meta.remove(k);
         }
-        error = last_attr("error").and_then(|e| parse_bool(&e)).unwrap_or(false);
+        error = last_attr("error")
+            .and_then(|e| parse_bool(&e))
+            .unwrap_or(false);
         if status.0 == "OK" {
             error = false;
         } else if status.0 == "ERROR" {
             error = true;
             for (_, _, a) in events.iter().filter(|e| is_exception(&e.0)) {
-                for (from, to) in [("exception.message", "error.message"), ("exception.type", "error.type"), ("exception.stacktrace", "error.stack")] {
+                for (from, to) in [
+                    ("exception.message", "error.message"),
+                    ("exception.type", "error.type"),
+                    ("exception.stacktrace", "error.stack"),
+                ] {
                     if let Some(x) = a.get(from) {
                         meta.insert(to.into(), scalar_text(x));
                     }
@@ -752,7 +865,7 @@ fn expected_view(case: &Json, v: &Json, run: &Run, default_service: &str) -> Vie
         meta.insert("_dd.span_events.has_exception".into(), "true".into());
     }
     // Events: ddtrace's, with bool `exception.escaped` (13) and ns timestamps (14).
-    let mut vevents: Vec<(String, Option<u64>, Map<String, Json>)> = vector_events(v)
+    let mut vevents: Vec<EventInput> = vector_events(v)
         .into_iter()
         .map(|(n, t, mut a)| {
             fix_escaped(&mut a);
@@ -771,7 +884,11 @@ fn expected_view(case: &Json, v: &Json, run: &Run, default_service: &str) -> Vie
     }
     // Links (16: add_link after start; 17: invalid contexts are ignored).
     let mut links = Vec::new();
-    let native = v.get("span_links").and_then(Json::as_array).cloned().unwrap_or_default();
+    let native = v
+        .get("span_links")
+        .and_then(Json::as_array)
+        .cloned()
+        .unwrap_or_default();
     for l in native {
         let n = |k: &str| -> u64 {
             match &l[k] {
@@ -783,21 +900,50 @@ fn expected_view(case: &Json, v: &Json, run: &Run, default_service: &str) -> Vie
             continue; // divergence 17
         }
         let ts = resolve(l["tracestate"].as_str().unwrap_or(""), &run.ids);
-        let attrs = l.get("attributes").and_then(Json::as_object).cloned().unwrap_or_default();
-        links.push(link_json(n("trace_id"), n("trace_id_high"), n("span_id"), attrs, &ts, n("flags")));
+        let attrs = l
+            .get("attributes")
+            .and_then(Json::as_object)
+            .cloned()
+            .unwrap_or_default();
+        links.push(link_json(
+            n("trace_id"),
+            n("trace_id_high"),
+            n("span_id"),
+            attrs,
+            &ts,
+            n("flags"),
+        ));
     }
     if let Some(json_links) = v["meta"].get("_dd.span_links").and_then(Json::as_str) {
         for l in serde_json::from_str::<Vec<Json>>(json_links).unwrap() {
             let t = u128::from_str_radix(l["trace_id"].as_str().unwrap(), 16).unwrap();
             let s = u64::from_str_radix(l["span_id"].as_str().unwrap(), 16).unwrap();
-            let attrs = l.get("attributes").and_then(Json::as_object).cloned().unwrap_or_default();
-            links.push(link_json(t as u64, (t >> 64) as u64, s, attrs, l["tracestate"].as_str().unwrap_or(""), l["flags"].as_u64().unwrap_or(0)));
+            let attrs = l
+                .get("attributes")
+                .and_then(Json::as_object)
+                .cloned()
+                .unwrap_or_default();
+            links.push(link_json(
+                t as u64,
+                (t >> 64) as u64,
+                s,
+                attrs,
+                l["tracestate"].as_str().unwrap_or(""),
+                l["flags"].as_u64().unwrap_or(0),
+            ));
         }
     }
     for (to, attrs) in run.inputs.late_links.get(r).into_iter().flatten() {
         let t = u128::from_str_radix(to["trace_id"].as_str().unwrap(), 16).unwrap();
         let s = u64::from_str_radix(to["span_id"].as_str().unwrap(), 16).unwrap();
-        links.push(link_json(t as u64, (t >> 64) as u64, s, flat_link_attrs(attrs), to["tracestate"].as_str().unwrap_or(""), to["flags"].as_u64().unwrap_or(0))); // divergence 16
+        links.push(link_json(
+            t as u64,
+            (t >> 64) as u64,
+            s,
+            flat_link_attrs(attrs),
+            to["tracestate"].as_str().unwrap_or(""),
+            to["flags"].as_u64().unwrap_or(0),
+        )); // divergence 16
     }
     let parent = match &v["parent_id"] {
         Json::Number(n) => n.as_u64().filter(|p| *p != 0),
@@ -829,37 +975,60 @@ fn compare_span(case: &Json, v: &Json, run: &Run, default_service: &str) -> Resu
     let (chunk, index) = run
         .chunks
         .iter()
-        .find_map(|c| c.spans.iter().position(|s| s.span_id.get() == span_id).map(|i| (c, i)))
+        .find_map(|c| {
+            c.spans
+                .iter()
+                .position(|s| s.span_id.get() == span_id)
+                .map(|i| (c, i))
+        })
         .ok_or_else(|| format!("span {r} was not exported"))?;
     let span = &chunk.spans[index];
     let mut expected = expected_view(case, v, run, default_service);
-    let mut actual = actual_view(span, chunk, index == 0, (expected.start.is_some(), expected.duration.is_some()));
+    let mut actual = actual_view(
+        span,
+        chunk,
+        index == 0,
+        (expected.start.is_some(), expected.duration.is_some()),
+    );
     for (e, a) in expected.events.iter_mut().zip(actual.events.iter_mut()) {
         if e.1.is_none() {
             a.1 = None; // `{event_time}`: the clock's
         }
     }
-    if let Some(t) = v.get("type").and_then(Json::as_str).filter(|t| !t.is_empty()) {
+    if let Some(t) = v
+        .get("type")
+        .and_then(Json::as_str)
+        .filter(|t| !t.is_empty())
+    {
         if span.span_type != t {
             return Err(format!("type {} != {t}", span.span_type));
         }
     }
     // The parent of a span whose parent_index is null is remote (or none): compare the id.
-    if !v["parent_index"].is_null() || expected.parent.is_some() {
-        if expected.parent != actual.parent {
-            return Err(format!("parent {:?} != {:?}", actual.parent, expected.parent));
-        }
+    if (!v["parent_index"].is_null() || expected.parent.is_some())
+        && expected.parent != actual.parent
+    {
+        return Err(format!(
+            "parent {:?} != {:?}",
+            actual.parent, expected.parent
+        ));
     }
     expected.parent = actual.parent;
     if expected == actual {
         Ok(())
     } else {
-        Err(format!("\n  ours:     {actual:?}\n  expected: {expected:?}"))
+        Err(format!(
+            "\n  ours:     {actual:?}\n  expected: {expected:?}"
+        ))
     }
 }
 
 fn compare_captures(case: &Json, run: &Run) -> Result<(), String> {
-    let want = case.get("captures").and_then(Json::as_array).cloned().unwrap_or_default();
+    let want = case
+        .get("captures")
+        .and_then(Json::as_array)
+        .cloned()
+        .unwrap_or_default();
     if want.len() != run.captures.len() {
         return Err(format!("captures {:?} != {want:?}", run.captures));
     }
@@ -872,7 +1041,8 @@ fn compare_captures(case: &Json, run: &Run) -> Result<(), String> {
             continue;
         }
         let mut w = w.clone();
-        let (mut dd, others) = tracestate_parts(&resolve(w["trace_state"].as_str().unwrap(), &run.ids));
+        let (mut dd, others) =
+            tracestate_parts(&resolve(w["trace_state"].as_str().unwrap(), &run.ids));
         if manual_drop {
             // Divergence 8: manual.drop at start decides the trace (priority -1, dm -4).
             dd.insert("s".into(), "-1".into());
@@ -899,6 +1069,7 @@ fn compare_captures(case: &Json, run: &Run) -> Result<(), String> {
 }
 
 #[test]
+#[allow(clippy::print_stderr)] // the skip reasons and the tally are this test's report
 fn mapping_vectors_match_the_spec() {
     let mut failures = Vec::new();
     let (mut passed, mut skipped) = (0, 0);
@@ -920,7 +1091,10 @@ fn mapping_vectors_match_the_spec() {
         let vspans = case["spans"].as_array().unwrap();
         let exported: usize = run.chunks.iter().map(|c| c.spans.len()).sum();
         if exported != vspans.len() {
-            result = Err(format!("{exported} spans exported, {} expected", vspans.len()));
+            result = Err(format!(
+                "{exported} spans exported, {} expected",
+                vspans.len()
+            ));
         }
         for v in vspans {
             if let Err(e) = compare_span(&case, v, &run, &default_service) {
@@ -935,7 +1109,15 @@ fn mapping_vectors_match_the_spec() {
             Err(e) => failures.push(format!("{id}: {e}")),
         }
     }
-    eprintln!("mapping vectors: {passed} passed, {skipped} skipped, {} failed", failures.len());
-    assert!(failures.is_empty(), "{} failures:\n{}", failures.len(), failures.join("\n"));
+    eprintln!(
+        "mapping vectors: {passed} passed, {skipped} skipped, {} failed",
+        failures.len()
+    );
+    assert!(
+        failures.is_empty(),
+        "{} failures:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
     assert_eq!(passed + skipped, 116);
 }
