@@ -149,10 +149,11 @@ impl Server {
     /// Sends SIGTERM and waits for the exit: status and time taken.
     fn sigterm(mut self) -> (ExitStatus, Duration) {
         let sent = Instant::now();
-        let kill = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
+        // std cannot send SIGTERM; the shell's builtin `kill` can (no extra binary needed).
+        let kill = Command::new("sh")
+            .args(["-c", &format!("kill -TERM {}", self.child.id())])
             .status()
-            .expect("run kill");
+            .expect("run sh -c kill");
         assert!(kill.success());
         loop {
             if let Some(status) = self.child.try_wait().expect("wait") {
