@@ -56,7 +56,10 @@
 //!   given at start) by `ddtrace-sampling`'s [`Sampler`](ddtrace_sampling::Sampler); its
 //!   children inherit the decision, a remote parent's priority is inherited as is. Attributes
 //!   `manual.keep`, `manual.drop` and `sampling.priority` override it until the first
-//!   injection locks it. The decision is not re-evaluated when the root ends.
+//!   injection locks it. A decision still unlocked when the local root ends (no injection,
+//!   no partial flush, not manual, not inherited) is taken again on the exporter's worker
+//!   with the root's final service, name, resource and tags (`sampling.md` §2); spans of the
+//!   trace that end after its root's chunk left keep the first decision.
 //! * **Propagation.** [`DatadogPropagator`] implements `TextMapPropagator`.
 //! * **Bounds.** A span dropped without `end` is ended by its drop. A trace with spans that
 //!   never end (leaked) holds at most

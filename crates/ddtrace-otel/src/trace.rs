@@ -12,7 +12,7 @@ use ddtrace_model::{
     TraceId, tags,
 };
 use ddtrace_propagation::{Extracted, InjectContext, Propagator};
-use ddtrace_sampling::{Sampler, SamplingDecision, TagValue};
+use ddtrace_sampling::{RootSpanInfo, Sampler, SamplingDecision, TagValue};
 use opentelemetry::trace::{SpanContext, TraceFlags, TraceState as OtelTraceState};
 use opentelemetry::{KeyValue, Value};
 use parking_lot::Mutex;
@@ -85,12 +85,18 @@ pub(crate) struct Decision {
     /// Local root metrics of the sampler: `_dd.rule_psr`, `_dd.limit_psr`, `_dd.agent_psr`.
     pub(crate) root_metrics: Vec<(&'static str, f64)>,
     /// Set at the first injection (and the first partial flush): manual decisions after it
-    /// are ignored (sampling.md §2 item 4, Go's behaviour).
+    /// are ignored (sampling.md §2 item 4, Go's behaviour), and the decision is not taken
+    /// again at the root's end.
     pub(crate) locked: bool,
+    /// The local sampler's decision at root start; `None` for inherited decisions.
+    pub(crate) provisional: Option<SamplingDecision>,
+    /// Set by a manual decision.
+    pub(crate) manual: bool,
 }
 
 impl Decision {
     pub(crate) fn apply_sampler(&mut self, d: &SamplingDecision) {
+        self.provisional = Some(d.clone());
         self.priority = Some(d.priority);
         self.tags
             .insert(tags::DECISION_MAKER, Str::from_static(d.decision_maker));
@@ -134,6 +140,7 @@ impl Decision {
             return;
         }
         self.priority = Some(d.priority);
+        self.manual = true;
         self.tags
             .insert(tags::DECISION_MAKER, Str::from_static(d.decision_maker));
         self.tags.remove(tags::KNUTH_SAMPLING_RATE);
@@ -645,7 +652,7 @@ impl PendingChunk for PendingTrace {
             trace_id,
             root_id,
             mut records,
-            decision,
+            mut decision,
         } = *self;
         // Local root first, then by start (span-model.md §4).
         records.sort_by_key(|r| (r.span_id != root_id, r.start_ns));
@@ -657,7 +664,6 @@ impl PendingChunk for PendingTrace {
                     .clone()
                     .unwrap_or_else(|| config.service.clone())
             });
-            let is_root = record.span_id == root_id;
             let mut span = mapping::map_span(record, trace_id, &config);
             let top_level = match &parent_service {
                 None => true,
@@ -666,20 +672,30 @@ impl PendingChunk for PendingTrace {
             if top_level {
                 span.set_metric(tags::TOP_LEVEL, 1.0);
             }
-            if is_root {
-                for (k, v) in &decision.root_meta {
-                    span.set_meta(k.clone(), v.clone());
-                }
-                for (k, v) in &decision.root_metrics {
-                    span.set_metric(*k, *v);
-                }
-                if let Some(p) = decision.priority {
-                    span.set_metric(tags::SAMPLING_PRIORITY, f64::from(p.get()));
-                }
-                span.set_meta(tags::RUNTIME_ID, config.runtime_id.clone());
-                span.set_metric(tags::PROCESS_ID, f64::from(config.process_id));
-            }
             spans.push(span);
+        }
+        if let Some(root) = spans.first_mut().filter(|s| s.span_id == root_id) {
+            // sampling.md §2 item 3: a decision nobody has seen yet (no injection, no
+            // partial flush, not manual, not inherited) is taken again with the root's final
+            // service, name, resource and tags.
+            if let (Some(provisional), false, false) =
+                (&decision.provisional, decision.locked, decision.manual)
+            {
+                let last = sampler.resample_root(&RootSpanInfo::from_span(root), provisional);
+                decision.root_metrics.clear();
+                decision.apply_sampler(&last);
+            }
+            for (k, v) in &decision.root_meta {
+                root.set_meta(k.clone(), v.clone());
+            }
+            for (k, v) in &decision.root_metrics {
+                root.set_metric(*k, *v);
+            }
+            if let Some(p) = decision.priority {
+                root.set_metric(tags::SAMPLING_PRIORITY, f64::from(p.get()));
+            }
+            root.set_meta(tags::RUNTIME_ID, config.runtime_id.clone());
+            root.set_metric(tags::PROCESS_ID, f64::from(config.process_id));
         }
         if let Some(first) = spans.first_mut() {
             first.set_meta(tags::LANGUAGE, "rust");

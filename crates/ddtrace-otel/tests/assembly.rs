@@ -499,3 +499,36 @@ fn builder_rejects_a_missing_exporter_and_a_zero_bound() {
         .build();
     assert!(matches!(r, Err(ddtrace_otel::Error::InvalidSetting { .. })));
 }
+
+#[test]
+fn an_unlocked_decision_is_taken_again_when_the_root_ends() {
+    let rules = r#"[{"tags": {"tier": "gold"}, "sample_rate": 1}, {"sample_rate": 0}]"#;
+    let (provider, exporter) =
+        provider_with(|b| b.with_sampler(sampler(&[("DD_TRACE_SAMPLING_RULES", rules)])));
+    let tracer = provider.tracer("t");
+    let mut root = tracer.start("root");
+    assert!(
+        !root.span_context().is_sampled(),
+        "provisional: the catch-all drops"
+    );
+    root.set_attribute(KeyValue::new("tier", "gold"));
+    root.end();
+    let (chunk, s) = single_span(&exporter);
+    assert_eq!(chunk.priority, Some(SamplingPriority::USER_KEEP));
+    assert_eq!(metric(&s, "_dd.rule_psr"), Some(1.0));
+    assert_eq!(metric(&s, "_sampling_priority_v1"), Some(2.0));
+
+    // Once injected, the decision is locked: no second evaluation.
+    let cx = Context::new().with_span(tracer.start("root"));
+    let mut headers = HashMap::new();
+    opentelemetry::propagation::TextMapPropagator::inject_context(
+        &provider.propagator(),
+        &cx,
+        &mut headers,
+    );
+    cx.span().set_attribute(KeyValue::new("tier", "gold"));
+    cx.span().end();
+    drop(cx);
+    let (chunk, _) = single_span(&exporter);
+    assert_eq!(chunk.priority, Some(SamplingPriority::USER_REJECT));
+}
