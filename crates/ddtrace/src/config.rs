@@ -67,6 +67,8 @@ pub struct Config {
     pub(crate) partial_flush_min_spans: usize,
     pub(crate) logs_injection: bool,
     pub(crate) runtime_metrics: bool,
+    pub(crate) dogstatsd_host: String,
+    pub(crate) dogstatsd_port: u16,
     pub(crate) sampling: SamplingConfig,
     pub(crate) propagation: PropagationConfig,
     pub(crate) transport: TransportConfig,
@@ -111,9 +113,16 @@ impl Config {
         &self.tags
     }
 
-    /// Whether tracing is on (`DD_TRACE_ENABLED`, `OTEL_SDK_DISABLED`).
+    /// Whether spans are sent anywhere (`DD_TRACE_ENABLED`). When false, spans are still
+    /// created and propagated, and nothing is exported.
     pub fn enabled(&self) -> bool {
-        self.enabled && self.otel_enabled
+        self.enabled
+    }
+
+    /// Whether the OpenTelemetry API is backed by this tracer at all (`DD_TRACE_OTEL_ENABLED`,
+    /// `OTEL_SDK_DISABLED`). When false, nothing is installed and the API stays a no-op.
+    pub fn otel_enabled(&self) -> bool {
+        self.otel_enabled
     }
 
     /// Where spans go.
@@ -161,8 +170,9 @@ impl Config {
         &self.warnings
     }
 
-    /// The effective configuration as the keys of the Datadog configuration snapshot
-    /// (`dd_service`, `dd_env`, …), values as strings (`None` = unset).
+    /// The effective configuration as the keys of the Datadog configuration snapshot, in the
+    /// order the cross-tracer test protocol's `/trace/config` uses (`dd_service`,
+    /// `dd_log_level`, …), values as strings (`None` = unset).
     pub fn snapshot(&self) -> Vec<(&'static str, Option<String>)> {
         let styles: Vec<String> = self
             .propagation
@@ -171,32 +181,39 @@ impl Config {
             .map(|s| s.to_string())
             .collect();
         let tags: Vec<String> = self.tags.iter().map(|(k, v)| format!("{k}:{v}")).collect();
+        let ignore_parent = self
+            .sampling
+            .otel_sampler()
+            .map(|sampler| (!sampler.is_parent_based()).to_string());
         vec![
             ("dd_service", Some(self.service.clone())),
-            ("dd_env", self.env.clone()),
-            ("dd_version", self.version.clone()),
-            ("dd_tags", Some(tags.join(","))),
-            ("dd_trace_enabled", Some(self.enabled.to_string())),
-            ("dd_trace_debug", Some(self.debug.to_string())),
             ("dd_log_level", self.log_level.clone()),
             (
                 "dd_trace_sample_rate",
                 self.sampling.sample_rate().map(|r| r.to_string()),
             ),
+            ("dd_trace_enabled", Some(self.enabled.to_string())),
             (
-                "dd_trace_rate_limit",
-                Some(self.sampling.rate_limit().to_string()),
+                "dd_runtime_metrics_enabled",
+                Some(self.runtime_metrics.to_string()),
             ),
+            ("dd_tags", Some(tags.join(","))),
             ("dd_trace_propagation_style", Some(styles.join(","))),
+            ("dd_trace_debug", Some(self.debug.to_string())),
+            ("dd_trace_otel_enabled", Some(self.otel_enabled.to_string())),
+            ("dd_trace_sample_ignore_parent", ignore_parent),
+            ("dd_env", self.env.clone()),
+            ("dd_version", self.version.clone()),
             (
                 "dd_trace_agent_url",
                 Some(self.transport.agent_url().to_string()),
             ),
             (
-                "dd_runtime_metrics_enabled",
-                Some(self.runtime_metrics.to_string()),
+                "dd_trace_rate_limit",
+                Some(self.sampling.rate_limit().to_string()),
             ),
-            ("dd_trace_otel_enabled", Some(self.otel_enabled.to_string())),
+            ("dd_dogstatsd_host", Some(self.dogstatsd_host.clone())),
+            ("dd_dogstatsd_port", Some(self.dogstatsd_port.to_string())),
             ("dd_logs_injection", Some(self.logs_injection.to_string())),
             ("dd_profiling_enabled", Some("false".to_owned())),
             ("dd_data_streams_enabled", Some("false".to_owned())),
@@ -393,6 +410,26 @@ impl ConfigBuilder {
             },
         };
 
+        // DogStatsD is not used for traces; its address is resolved only to be reported.
+        let dogstatsd_host = get("DD_DOGSTATSD_HOST")
+            .or_else(|| get("DD_AGENT_HOST"))
+            .map_or_else(|| "localhost".to_owned(), |h| h.trim().to_owned());
+        let dogstatsd_port = match get("DD_DOGSTATSD_PORT") {
+            None => 8125,
+            Some(v) => v
+                .trim()
+                .parse::<u16>()
+                .ok()
+                .filter(|p| *p > 0)
+                .unwrap_or_else(|| {
+                    warn(
+                        &mut warnings,
+                        format!("ignoring DD_DOGSTATSD_PORT={v:?}: not a port number"),
+                    );
+                    8125
+                }),
+        };
+
         let sampling = SamplingConfig::from_lookup(&lookup);
         for problem in sampling.problems() {
             warnings.push(problem.to_string());
@@ -418,6 +455,8 @@ impl ConfigBuilder {
                 partial_flush_min_spans,
                 logs_injection,
                 runtime_metrics,
+                dogstatsd_host,
+                dogstatsd_port,
                 sampling,
                 propagation,
                 transport,
@@ -610,12 +649,12 @@ mod tests {
         let c = config(&[("DD_TAGS", "a:b"), ("OTEL_RESOURCE_ATTRIBUTES", "c=d")]);
         assert_eq!(c.global_tags(), [("a".to_owned(), "b".to_owned())]);
         let c = config(&[("OTEL_SDK_DISABLED", "true")]);
-        assert!(!c.enabled());
+        assert!(!c.otel_enabled());
         let c = config(&[
             ("OTEL_SDK_DISABLED", "true"),
             ("DD_TRACE_OTEL_ENABLED", "true"),
         ]);
-        assert!(c.enabled());
+        assert!(c.otel_enabled());
         assert_eq!(
             config(&[("OTEL_TRACES_EXPORTER", "none")]).export_mode(),
             ExportMode::None
@@ -657,14 +696,19 @@ mod tests {
             ("DD_TRACE_AGENT_PORT", "http"),
             ("DD_TRACE_SAMPLE_RATE", "1.5"),
             ("OTEL_SDK_DISABLED", "perhaps"),
+            ("DD_DOGSTATSD_PORT", "x"),
         ]);
-        assert!(c.enabled() && c.trace_id_128bit() && !c.startup_logs());
+        assert!(c.enabled() && c.otel_enabled() && c.trace_id_128bit() && !c.startup_logs());
         assert_eq!(c.partial_flush(), (false, 300));
         assert_eq!(c.log_level, None);
         assert_eq!(c.export_mode(), ExportMode::Agent);
         assert_eq!(c.agent_url().to_string(), "http://localhost:8126");
         assert_eq!(c.sampling().sample_rate(), None);
-        assert!(c.warnings().len() >= 8, "{:?}", c.warnings());
+        assert_eq!(
+            c.snapshot()[15],
+            ("dd_dogstatsd_port", Some("8125".to_owned()))
+        );
+        assert!(c.warnings().len() >= 9, "{:?}", c.warnings());
     }
 
     #[test]
@@ -689,6 +733,51 @@ mod tests {
             .build()
             .unwrap_err();
         assert!(err.to_string().contains("ftp://x"), "{err}");
+    }
+
+    #[test]
+    fn snapshot_has_exactly_the_protocol_keys_in_order() {
+        let keys: Vec<&str> = config(&[]).snapshot().into_iter().map(|(k, _)| k).collect();
+        assert_eq!(
+            keys,
+            [
+                "dd_service",
+                "dd_log_level",
+                "dd_trace_sample_rate",
+                "dd_trace_enabled",
+                "dd_runtime_metrics_enabled",
+                "dd_tags",
+                "dd_trace_propagation_style",
+                "dd_trace_debug",
+                "dd_trace_otel_enabled",
+                "dd_trace_sample_ignore_parent",
+                "dd_env",
+                "dd_version",
+                "dd_trace_agent_url",
+                "dd_trace_rate_limit",
+                "dd_dogstatsd_host",
+                "dd_dogstatsd_port",
+                "dd_logs_injection",
+                "dd_profiling_enabled",
+                "dd_data_streams_enabled",
+            ]
+        );
+        let c = config(&[
+            ("OTEL_TRACES_SAMPLER", "traceidratio"),
+            ("DD_AGENT_HOST", "agent"),
+        ]);
+        let snap: HashMap<_, _> = c.snapshot().into_iter().collect();
+        assert_eq!(
+            snap["dd_trace_sample_ignore_parent"].as_deref(),
+            Some("true")
+        );
+        assert_eq!(snap["dd_dogstatsd_host"].as_deref(), Some("agent"));
+        let c = config(&[("OTEL_TRACES_SAMPLER", "parentbased_always_on")]);
+        let snap: HashMap<_, _> = c.snapshot().into_iter().collect();
+        assert_eq!(
+            snap["dd_trace_sample_ignore_parent"].as_deref(),
+            Some("false")
+        );
     }
 
     #[test]

@@ -47,8 +47,10 @@ impl ConfigBuilder {
 /// provider, sets its propagator as the global text-map propagator, and returns the guard that
 /// flushes and shuts everything down when dropped.
 ///
-/// With tracing disabled (`DD_TRACE_ENABLED=false`, `OTEL_SDK_DISABLED=true`) the globals are
-/// left as they are (OpenTelemetry's no-op provider) and the guard does nothing.
+/// With `DD_TRACE_ENABLED=false` spans are still created and propagated (so a service keeps
+/// passing trace context along) but nothing is exported (span-model.md §8.4). With the
+/// OpenTelemetry support switched off (`OTEL_SDK_DISABLED=true`, `DD_TRACE_OTEL_ENABLED=false`)
+/// nothing is installed: the API stays OpenTelemetry's no-op, and the guard does nothing.
 pub fn install(config: Config) -> Result<TracerGuard> {
     let tracer = Tracer::build(config, None)?;
     if let Some(provider) = &tracer.provider {
@@ -86,8 +88,8 @@ struct Tracer {
 impl Tracer {
     fn build(config: Config, observer: Option<Arc<dyn ChunkExporter>>) -> Result<Tracer> {
         crate::diagnostics::apply_log_level(&config);
-        if !config.enabled() {
-            log::info!("ddtrace: tracing is disabled; spans will not be recorded");
+        if !config.otel_enabled() {
+            log::info!("ddtrace: OpenTelemetry support is disabled; no tracer is installed");
             return Ok(Tracer {
                 config,
                 provider: None,
@@ -98,7 +100,12 @@ impl Tracer {
         let sampler = Arc::new(Sampler::new(&config.sampling));
         let mut transport = None;
         let mut discard = None;
-        let exporter: Arc<dyn ChunkExporter> = match config.export {
+        let mode = if config.enabled() {
+            config.export
+        } else {
+            ExportMode::None
+        };
+        let exporter: Arc<dyn ChunkExporter> = match mode {
             ExportMode::Agent => {
                 let feedback = Arc::clone(&sampler);
                 let t = Arc::new(AgentTransport::start(
@@ -201,6 +208,12 @@ impl TracerGuard {
     /// The installed provider (`None` when tracing is disabled).
     pub fn provider(&self) -> Option<&TracerProvider> {
         self.tracer.as_ref().and_then(|t| t.provider.as_ref())
+    }
+
+    /// What the agent's `/info` said, once the transport has read it (`None` before, or when
+    /// spans do not go to the agent).
+    pub fn agent_info(&self) -> Option<Arc<ddtrace_transport::AgentInfo>> {
+        self.tracer.as_ref()?.transport.as_ref()?.agent_info()
     }
 
     /// The counters so far.

@@ -60,6 +60,15 @@ fn init_installs_the_globals_and_the_agent_receives_the_trace() {
     );
     cx.span().end();
 
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while guard.agent_info().is_none() && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert!(
+        guard
+            .agent_info()
+            .is_some_and(|i| i.supports_endpoint("/v0.4/traces"))
+    );
     let report = guard.shutdown(Duration::from_secs(5)).unwrap();
     let transport = report.transport.expect("agent export");
     assert_eq!(transport.spans_sent, 3, "{report:?}");
@@ -86,16 +95,33 @@ fn init_installs_the_globals_and_the_agent_receives_the_trace() {
 }
 
 #[test]
-fn disabled_tracing_installs_nothing() {
+fn otel_support_off_installs_nothing() {
     let _lock = GLOBALS.lock();
     for vars in [
-        &[("DD_TRACE_ENABLED", "false")][..],
+        &[("DD_TRACE_OTEL_ENABLED", "false")][..],
         &[("OTEL_SDK_DISABLED", "true")][..],
     ] {
         let guard = ddtrace::install(config_from(vars)).unwrap();
         assert!(guard.provider().is_none());
         assert_eq!(guard.report(), ddtrace::Report::default());
     }
+}
+
+/// span-model.md §8.4: with DD_TRACE_ENABLED=false spans are still created and propagated,
+/// and nothing is sent.
+#[test]
+fn tracing_disabled_still_propagates_but_exports_nothing() {
+    let _lock = GLOBALS.lock();
+    let guard = ddtrace::install(config_from(&[("DD_TRACE_ENABLED", "false")])).unwrap();
+    let tracer = global::tracer("disabled");
+    let cx = Context::current_with_span(tracer.start("root"));
+    let mut headers = HashMap::new();
+    global::get_text_map_propagator(|p| p.inject_context(&cx, &mut headers));
+    assert!(headers.contains_key("traceparent"), "{headers:?}");
+    cx.span().end();
+    let report = guard.shutdown(Duration::from_secs(1)).unwrap();
+    assert!(report.transport.is_none());
+    assert_eq!(report.spans_discarded, 1, "{report:?}");
 }
 
 #[test]
