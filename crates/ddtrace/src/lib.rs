@@ -41,6 +41,7 @@ mod diagnostics;
 mod error;
 mod exporters;
 mod init;
+pub mod logs;
 mod tags;
 
 pub use config::{Config, ConfigBuilder, DEFAULT_SERVICE, ExportMode};

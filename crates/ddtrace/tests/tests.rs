@@ -1,6 +1,7 @@
 //! Integration tests of the facade.
 
 mod init;
+mod logs;
 mod quickstart;
 
 /// Tests that install the global tracer provider take this lock: the globals are per process.
