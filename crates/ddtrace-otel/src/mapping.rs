@@ -40,12 +40,12 @@ pub(crate) fn kind_name(kind: &SpanKind) -> &'static str {
 pub(crate) fn operation_name<'a>(
     kind: &SpanKind,
     attr: impl Fn(&str) -> Option<Cow<'a, str>>,
-) -> String {
+) -> Cow<'static, str> {
     let non_empty = |key: &str| attr(key).filter(|v| !v.is_empty());
     let is = |k: SpanKind| std::mem::discriminant(kind) == std::mem::discriminant(&k);
     let (server, client) = (is(SpanKind::Server), is(SpanKind::Client));
     let http = attr("http.request.method").is_some() || attr("http.method").is_some();
-    let name: String = 'rules: {
+    let name: Cow<'static, str> = 'rules: {
         if http && server {
             break 'rules "http.server.request".into();
         }
@@ -54,29 +54,29 @@ pub(crate) fn operation_name<'a>(
         }
         if client {
             if let Some(db) = non_empty("db.system").or_else(|| non_empty("db.system.name")) {
-                break 'rules format!("{db}.query");
+                break 'rules Cow::Owned(format!("{db}.query"));
             }
         }
         if !is(SpanKind::Internal) {
             let op =
                 non_empty("messaging.operation").or_else(|| non_empty("messaging.operation.type"));
             if let (Some(system), Some(op)) = (non_empty("messaging.system"), op) {
-                break 'rules format!("{system}.{op}");
+                break 'rules Cow::Owned(format!("{system}.{op}"));
             }
         }
         let rpc = non_empty("rpc.system");
         if client && rpc.as_deref() == Some("aws-api") {
             break 'rules match non_empty("rpc.service") {
-                Some(service) => format!("aws.{service}.request"),
+                Some(service) => Cow::Owned(format!("aws.{service}.request")),
                 None => "aws.client.request".into(),
             };
         }
         if let Some(rpc) = rpc {
             if client {
-                break 'rules format!("{rpc}.client.request");
+                break 'rules Cow::Owned(format!("{rpc}.client.request"));
             }
             if server {
-                break 'rules format!("{rpc}.server.request");
+                break 'rules Cow::Owned(format!("{rpc}.server.request"));
             }
         }
         if client {
@@ -84,12 +84,12 @@ pub(crate) fn operation_name<'a>(
                 non_empty("faas.invoked_provider"),
                 non_empty("faas.invoked_name"),
             ) {
-                break 'rules format!("{p}.{n}.invoke");
+                break 'rules Cow::Owned(format!("{p}.{n}.invoke"));
             }
         }
         if server {
             if let Some(trigger) = non_empty("faas.trigger") {
-                break 'rules format!("{trigger}.invoke");
+                break 'rules Cow::Owned(format!("{trigger}.invoke"));
             }
         }
         if non_empty("graphql.operation.type").is_some() {
@@ -98,19 +98,23 @@ pub(crate) fn operation_name<'a>(
         let protocol = non_empty("network.protocol.name");
         if server {
             break 'rules match protocol {
-                Some(p) => format!("{p}.server.request"),
+                Some(p) => Cow::Owned(format!("{p}.server.request")),
                 None => "server.request".into(),
             };
         }
         if client {
             break 'rules match protocol {
-                Some(p) => format!("{p}.client.request"),
+                Some(p) => Cow::Owned(format!("{p}.client.request")),
                 None => "client.request".into(),
             };
         }
         kind_name(kind).into()
     };
-    name.to_lowercase()
+    if name.bytes().any(|b| b.is_ascii_uppercase()) || !name.is_ascii() {
+        Cow::Owned(name.to_lowercase())
+    } else {
+        name
+    }
 }
 
 /// The text of the last attribute named `key` in `attrs`.
@@ -377,7 +381,10 @@ pub(crate) fn map_span(rec: SpanRecord, trace_id: TraceId, cfg: &BridgeConfig) -
     // Operation name (§2), resource (§3).
     span.name = match reserved.operation_name {
         Some(name) => Str::from(name),
-        None => Str::from(operation_name(&rec.kind, |k| recorded_text(&span, k))),
+        None => match operation_name(&rec.kind, |k| recorded_text(&span, k)) {
+            Cow::Borrowed(name) => Str::from_static(name),
+            Cow::Owned(name) => Str::from(name),
+        },
     };
     span.resource = match reserved.resource {
         Some(r) => Str::from(r),
@@ -499,6 +506,7 @@ mod tests {
                 .find(|(key, _)| *key == k)
                 .map(|(_, v)| Cow::Borrowed(*v))
         })
+        .into_owned()
     }
 
     #[test]

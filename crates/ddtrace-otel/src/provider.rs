@@ -473,7 +473,7 @@ impl Tracer {
         let text = |key: &str| mapping::last_attr(attributes, key).map(Value::as_str);
         let service = text(SERVICE_NAME);
         let op = match text(OPERATION_NAME) {
-            Some(op) => op.into_owned(),
+            Some(op) => Cow::Owned(op.into_owned()),
             None => mapping::operation_name(kind, text),
         };
         let resource = text(RESOURCE_NAME);

@@ -379,13 +379,14 @@ impl Trace {
             let st = self.state.lock();
             let d = &st.decision;
             let sampled = d.priority.map_or(sampled_at_start, |p| p.is_keep());
-            let header = simple_dd_member(self.trace_id, span_id, d)
-                .or_else(|| w3c_tracestate(&self.shared.w3c, self.trace_id, span_id, d));
-            (sampled, header)
+            let state = match simple_dd_member(self.trace_id, span_id, d) {
+                Some(member) => OtelTraceState::from_key_value([("dd", member)]).ok(),
+                None => w3c_tracestate(&self.shared.w3c, self.trace_id, span_id, d)
+                    .and_then(|h| OtelTraceState::from_str(&h).ok()),
+            };
+            (sampled, state)
         };
-        let trace_state = header
-            .and_then(|h| OtelTraceState::from_str(&h).ok())
-            .unwrap_or_default();
+        let trace_state = header.unwrap_or_default();
         SpanContext::new(
             otel_trace_id(self.trace_id),
             otel_span_id(span_id),
@@ -400,7 +401,7 @@ impl Trace {
     }
 }
 
-/// The `tracestate` of a trace with no origin and no upstream tracestate whose tags need no
+/// The `dd` member value of a trace with no origin and no upstream tracestate whose tags need no
 /// escaping — the common case — written directly, exactly as `ddtrace-propagation` would
 /// (`s`, `p`, the `t.*` tags in order, `t.tid` last). `None` otherwise.
 fn simple_dd_member(trace_id: TraceId, span_id: SpanId, d: &Decision) -> Option<String> {
@@ -413,7 +414,6 @@ fn simple_dd_member(trace_id: TraceId, span_id: SpanId, d: &Decision) -> Option<
         return None;
     }
     let mut out = String::with_capacity(80);
-    out.push_str("dd=");
     if let Some(p) = d.priority {
         let _ = write!(out, "s:{p};");
     }
@@ -428,7 +428,7 @@ fn simple_dd_member(trace_id: TraceId, span_id: SpanId, d: &Decision) -> Option<
     if trace_id.high() != 0 {
         let _ = write!(out, ";t.tid:{:016x}", trace_id.high());
     }
-    (out.len() <= 259).then_some(out)
+    (out.len() <= 256).then_some(out)
 }
 
 impl Drop for Trace {
