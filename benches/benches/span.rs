@@ -42,7 +42,10 @@ impl WorkerExporter {
         let queue = Arc::downgrade(&exporter.0);
         std::thread::spawn(move || {
             while let Some(queue) = queue.upgrade() {
-                let taken = queue.lock().map(|mut q| std::mem::take(&mut *q)).unwrap_or_default();
+                let taken = queue
+                    .lock()
+                    .map(|mut q| std::mem::take(&mut *q))
+                    .unwrap_or_default();
                 drop(queue);
                 black_box(taken.len());
                 drop(taken);
@@ -193,7 +196,13 @@ fn bench_spans(c: &mut Criterion) {
         b.iter_batched(
             || {
                 trace_10x8(&mapped_tracer);
-                capture.0.lock().map(|mut v| v.pop()).ok().flatten().expect("a chunk")
+                capture
+                    .0
+                    .lock()
+                    .map(|mut v| v.pop())
+                    .ok()
+                    .flatten()
+                    .expect("a chunk")
             },
             |chunk| black_box(chunk.into_chunk()),
             BatchSize::SmallInput,
