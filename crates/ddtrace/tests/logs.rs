@@ -255,6 +255,40 @@ mod log_crate {
         );
     }
 
+    /// `log` records made inside an entered `tracing` span: tracing-opentelemetry makes the
+    /// span's OpenTelemetry context current while it is entered.
+    #[cfg(feature = "tracing")]
+    #[test]
+    fn records_in_a_tracing_span_get_its_ids() {
+        use opentelemetry::trace::TraceContextExt as _;
+        use tracing_opentelemetry::OpenTelemetrySpanExt as _;
+        use tracing_subscriber::layer::SubscriberExt as _;
+
+        let capture = Capture::default();
+        let logger = CorrelatedLogger::new(capture.clone()).with_settings(Settings::default());
+        let (_p, tracer, exporter) = provider(true);
+        let subscriber =
+            tracing_subscriber::registry().with(tracing_opentelemetry::layer().with_tracer(tracer));
+        let otel_span_id = tracing::subscriber::with_default(subscriber, || {
+            let span = tracing::info_span!("pay");
+            let id = span.context().span().span_context().span_id();
+            span.in_scope(|| emit(&logger));
+            id
+        });
+        let (trace_id, span_id) = exported_ids(&exporter.chunks());
+        assert_eq!(u64::from_be_bytes(otel_span_id.to_bytes()), span_id);
+        let seen = capture.0.lock().unwrap().clone();
+        let hex = format!("{trace_id:032x}");
+        let span = span_id.to_string();
+        assert_eq!(
+            seen,
+            [(
+                "paid".to_owned(),
+                owned(&[("order", "7"), ("dd.trace_id", &hex), ("dd.span_id", &span)])
+            )]
+        );
+    }
+
     #[test]
     fn message_fields_append_to_the_message() {
         let capture = Capture::default();

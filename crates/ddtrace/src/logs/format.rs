@@ -16,22 +16,20 @@ use super::{Correlation, ENV_KEY, SERVICE_KEY, SPAN_ID_KEY, Settings, TRACE_ID_K
 /// The fields of the current `tracing` span: the OpenTelemetry context that
 /// tracing-opentelemetry attached to it, else the current OpenTelemetry context.
 fn event_correlation(settings: Option<&Settings>) -> Option<Correlation> {
-    let global;
-    let settings = match settings {
-        Some(s) => s,
-        None => {
-            global = Settings::global();
-            &global
-        }
-    };
     let span = tracing::Span::current();
-    if !span.is_none() {
-        let cx = span.context();
-        if cx.span().span_context().is_valid() {
-            return Correlation::from_context_with(&cx, settings);
-        }
+    let from_span = if span.is_none() {
+        None
+    } else {
+        Some(span.context())
+    };
+    let correlate = |cx: &opentelemetry::Context| match settings {
+        Some(settings) => Correlation::from_context_with(cx, settings),
+        None => Correlation::from_context(cx),
+    };
+    match from_span {
+        Some(cx) if cx.span().span_context().is_valid() => correlate(&cx),
+        _ => opentelemetry::Context::map_current(correlate),
     }
-    opentelemetry::Context::map_current(|cx| Correlation::from_context_with(cx, settings))
 }
 
 /// A `tracing-subscriber` fmt [`FormatEvent`] that writes the [`Correlation`] fields of the

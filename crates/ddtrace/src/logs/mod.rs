@@ -266,7 +266,10 @@ impl Correlation {
 
     /// The fields of the span active in `cx`, with the global [`Settings`].
     pub fn from_context(cx: &Context) -> Option<Correlation> {
-        Correlation::from_context_with(cx, &Settings::global())
+        if !cx.has_active_span() {
+            return None;
+        }
+        Correlation::from_span_context(cx.span().span_context())
     }
 
     /// The fields of the span active in `cx`, with the given settings.
@@ -280,6 +283,9 @@ impl Correlation {
     /// The fields of `span_context`, with the global [`Settings`]; `None` if it is invalid or
     /// injection is off.
     pub fn from_span_context(span_context: &SpanContext) -> Option<Correlation> {
+        if !span_context.is_valid() {
+            return None; // not worth reading the global settings
+        }
         Correlation::from_span_context_with(span_context, &Settings::global())
     }
 
