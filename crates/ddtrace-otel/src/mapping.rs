@@ -351,9 +351,14 @@ pub(crate) fn link_of(link: Link) -> Option<SpanLink> {
     Some(out)
 }
 
-/// Maps one recorded span. `parent_service` is the parent's service (for top-level marking),
-/// `None` when the parent is not in this process.
-pub(crate) fn map_span(rec: SpanRecord, trace_id: TraceId, cfg: &BridgeConfig) -> Span {
+/// Maps one recorded span whose attributes are `attributes`; top-level marking and the
+/// chunk-level tags are the caller's.
+pub(crate) fn map_span(
+    rec: SpanRecord,
+    attributes: &[KeyValue],
+    trace_id: TraceId,
+    cfg: &BridgeConfig,
+) -> Span {
     let mut span = Span::new(trace_id, rec.span_id, Str::EMPTY);
     span.parent_id = rec.parent_id;
     span.start = rec.start_ns;
@@ -374,7 +379,7 @@ pub(crate) fn map_span(rec: SpanRecord, trace_id: TraceId, cfg: &BridgeConfig) -
     }
     // Resource attributes never set reserved fields of spans; only the span's own do.
     reserved = Reserved::default();
-    for kv in &rec.attributes {
+    for kv in attributes {
         apply_attribute(&mut span, &mut reserved, kv.key.as_str(), &kv.value);
     }
 

@@ -553,6 +553,7 @@ impl opentelemetry::trace::Tracer for Tracer {
             start_ns,
             end_ns: start_ns,
             attributes,
+            attributes_range: (0, 0),
             events: builder.events.unwrap_or_default(),
             links,
             status: Default::default(),

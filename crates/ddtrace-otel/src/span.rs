@@ -22,6 +22,8 @@ pub(crate) struct SpanRecord {
     pub(crate) start_ns: i64,
     pub(crate) end_ns: i64,
     pub(crate) attributes: Vec<KeyValue>,
+    /// Once finished: the range of its attributes in its trace's attribute vector.
+    pub(crate) attributes_range: (usize, usize),
     pub(crate) events: Vec<Event>,
     pub(crate) links: Vec<Link>,
     pub(crate) status: Status,

@@ -154,6 +154,9 @@ impl Decision {
 #[derive(Debug)]
 struct TraceState {
     finished: Vec<SpanRecord>,
+    /// The attributes of the finished spans, moved out of each span's own vector at its end
+    /// (see [`Trace::finish`]); a record refers to its range.
+    attributes: Vec<KeyValue>,
     decision: Decision,
     /// Spans whose service was set by `service.name` (or inherited from such a span).
     services: Vec<(SpanId, Str)>,
@@ -199,6 +202,7 @@ impl Trace {
             has_services: AtomicBool::new(false),
             state: Mutex::new(TraceState {
                 finished: Vec::new(),
+                attributes: Vec::new(),
                 decision,
                 services: Vec::new(),
                 root_links,
@@ -291,8 +295,9 @@ impl Trace {
 
     /// A finished span: buffer it, and hand the chunk over when the local trace is complete,
     /// when partial flush applies, or when the buffer bound is reached.
-    pub(crate) fn finish(&self, record: SpanRecord) {
+    pub(crate) fn finish(&self, mut record: SpanRecord) {
         let cfg = &self.shared.config;
+        let mut own_attributes = std::mem::take(&mut record.attributes);
         let pending = {
             let mut st = self.state.lock();
             let open = self
@@ -306,6 +311,15 @@ impl Trace {
             if st.finished.capacity() == 0 {
                 st.finished.reserve(8);
             }
+            // The span's attributes join the trace's one vector: what crosses to the
+            // exporter's thread is a few large allocations per trace instead of one per span,
+            // and the span's own vector is freed here, on the thread that will reuse it.
+            let start = st.attributes.len();
+            if st.attributes.capacity() == 0 {
+                st.attributes.reserve(own_attributes.len().max(32));
+            }
+            st.attributes.append(&mut own_attributes);
+            record.attributes_range = (start, st.attributes.len());
             st.finished.push(record);
             let partial = !is_root
                 && cfg
@@ -350,6 +364,7 @@ impl Trace {
             trace_id: self.trace_id,
             root_id: self.root_id,
             records: std::mem::take(&mut st.finished),
+            attributes: std::mem::take(&mut st.attributes),
             decision: st.decision.clone(),
         }
     }
@@ -434,6 +449,7 @@ fn simple_dd_member(trace_id: TraceId, span_id: SpanId, d: &Decision) -> Option<
 impl Drop for Trace {
     fn drop(&mut self) {
         let leftover = std::mem::take(&mut self.state.get_mut().finished);
+        let attributes = std::mem::take(&mut self.state.get_mut().attributes);
         if !leftover.is_empty() {
             let pending = PendingTrace {
                 config: self.shared.config.clone(),
@@ -441,6 +457,7 @@ impl Drop for Trace {
                 trace_id: self.trace_id,
                 root_id: self.root_id,
                 records: leftover,
+                attributes,
                 decision: self.state.get_mut().decision.clone(),
             };
             self.shared.export(pending);
@@ -624,6 +641,7 @@ pub(crate) struct PendingTrace {
     trace_id: TraceId,
     root_id: SpanId,
     records: Vec<SpanRecord>,
+    attributes: Vec<KeyValue>,
     decision: Decision,
 }
 
@@ -638,7 +656,8 @@ impl PendingChunk for PendingTrace {
             .map(|r| {
                 std::mem::size_of::<SpanRecord>()
                     + r.name.len()
-                    + r.attributes.len() * (std::mem::size_of::<KeyValue>() + 16)
+                    + (r.attributes_range.1 - r.attributes_range.0)
+                        * (std::mem::size_of::<KeyValue>() + 16)
                     + r.events.len() * 128
                     + r.links.len() * 128
             })
@@ -652,6 +671,7 @@ impl PendingChunk for PendingTrace {
             trace_id,
             root_id,
             mut records,
+            attributes,
             mut decision,
         } = *self;
         // Local root first, then by start (span-model.md §4).
@@ -664,7 +684,9 @@ impl PendingChunk for PendingTrace {
                     .clone()
                     .unwrap_or_else(|| config.service.clone())
             });
-            let mut span = mapping::map_span(record, trace_id, &config);
+            let (from, to) = record.attributes_range;
+            let attrs = attributes.get(from..to).unwrap_or_default();
+            let mut span = mapping::map_span(record, attrs, trace_id, &config);
             let top_level = match &parent_service {
                 None => true,
                 Some(parent) => *parent != span.service,
