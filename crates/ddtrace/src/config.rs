@@ -63,6 +63,7 @@ pub struct Config {
     pub(crate) log_level: Option<String>,
     pub(crate) startup_logs: bool,
     pub(crate) trace_id_128bit: bool,
+    pub(crate) trace_id_128bit_logging: bool,
     pub(crate) partial_flush: bool,
     pub(crate) partial_flush_min_spans: usize,
     pub(crate) logs_injection: bool,
@@ -143,6 +144,17 @@ impl Config {
     /// Whether new trace ids are 128 bits (`DD_TRACE_128_BIT_TRACEID_GENERATION_ENABLED`).
     pub fn trace_id_128bit(&self) -> bool {
         self.trace_id_128bit
+    }
+
+    /// Whether log correlation writes 128-bit trace ids as 32 hex digits
+    /// (`DD_TRACE_128_BIT_TRACEID_LOGGING_ENABLED`, default true).
+    pub fn trace_id_128bit_logging(&self) -> bool {
+        self.trace_id_128bit_logging
+    }
+
+    /// Whether log correlation is on (`DD_LOGS_INJECTION`, default true).
+    pub fn logs_injection(&self) -> bool {
+        self.logs_injection
     }
 
     /// Partial flush: enabled, and the threshold of finished spans.
@@ -264,6 +276,7 @@ impl ConfigBuilder {
         let debug_flag = flag("DD_TRACE_DEBUG", false);
         let startup_logs = flag("DD_TRACE_STARTUP_LOGS", false);
         let trace_id_128bit = flag("DD_TRACE_128_BIT_TRACEID_GENERATION_ENABLED", true);
+        let trace_id_128bit_logging = flag("DD_TRACE_128_BIT_TRACEID_LOGGING_ENABLED", true);
         let partial_flush = flag("DD_TRACE_PARTIAL_FLUSH_ENABLED", false);
         let logs_injection = flag("DD_LOGS_INJECTION", true);
         let mut runtime_metrics = flag("DD_RUNTIME_METRICS_ENABLED", false);
@@ -451,6 +464,7 @@ impl ConfigBuilder {
                 log_level,
                 startup_logs,
                 trace_id_128bit,
+                trace_id_128bit_logging,
                 partial_flush,
                 partial_flush_min_spans,
                 logs_injection,

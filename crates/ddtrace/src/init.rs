@@ -88,6 +88,7 @@ struct Tracer {
 impl Tracer {
     fn build(config: Config, observer: Option<Arc<dyn ChunkExporter>>) -> Result<Tracer> {
         crate::diagnostics::apply_log_level(&config);
+        crate::logs::set_global_config(&config);
         if !config.otel_enabled() {
             log::info!("ddtrace: OpenTelemetry support is disabled; no tracer is installed");
             return Ok(Tracer {

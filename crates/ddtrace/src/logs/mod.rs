@@ -75,9 +75,6 @@ pub const ENV_KEY: &str = "dd.env";
 /// The key of the application version.
 pub const VERSION_KEY: &str = "dd.version";
 
-/// The environment variable choosing the trace id format (default `true`).
-const TRACE_ID_128_LOGGING_VAR: &str = "DD_TRACE_128_BIT_TRACEID_LOGGING_ENABLED";
-
 /// What log correlation adds besides the ids, and how: the service, env and version, whether
 /// injection is on (`DD_LOGS_INJECTION`) and the trace id format
 /// (`DD_TRACE_128_BIT_TRACEID_LOGGING_ENABLED`).
@@ -122,15 +119,11 @@ impl Default for Settings {
 }
 
 impl Settings {
-    /// The settings of a tracer configuration: its service, env, version and
-    /// `DD_LOGS_INJECTION`. The trace id format comes from the process environment
-    /// (`DD_TRACE_128_BIT_TRACEID_LOGGING_ENABLED`: `false` or `0` writes every trace id as
-    /// the decimal low 64 bits; anything else keeps the default).
+    /// The settings of a tracer configuration: its service, env, version,
+    /// `DD_LOGS_INJECTION` and `DD_TRACE_128_BIT_TRACEID_LOGGING_ENABLED` (`false` writes every
+    /// trace id as the decimal low 64 bits).
     pub fn from_config(config: &Config) -> Settings {
-        let trace_id_128bit = std::env::var(TRACE_ID_128_LOGGING_VAR)
-            .ok()
-            .and_then(|v| parse_flag(&v))
-            .unwrap_or(true);
+        let trace_id_128bit = config.trace_id_128bit_logging();
         Settings(Arc::new(SettingsInner {
             service: Some(config.service().to_owned()),
             env: config.env().map(str::to_owned),
@@ -203,19 +196,6 @@ impl Settings {
     /// Whether 128-bit trace ids are written as 32 hex digits.
     pub fn trace_id_128bit_logging(&self) -> bool {
         self.0.trace_id_128bit
-    }
-}
-
-fn parse_flag(value: &str) -> Option<bool> {
-    match value.trim().to_ascii_lowercase().as_str() {
-        "true" | "1" => Some(true),
-        "false" | "0" => Some(false),
-        _ => {
-            log::warn!(
-                "ddtrace: ignoring {TRACE_ID_128_LOGGING_VAR}={value:?}: expected true or false"
-            );
-            None
-        }
     }
 }
 
@@ -409,10 +389,17 @@ mod tests {
     }
 
     #[test]
-    fn flags() {
-        assert_eq!(parse_flag(" FALSE "), Some(false));
-        assert_eq!(parse_flag("0"), Some(false));
-        assert_eq!(parse_flag("true"), Some(true));
-        assert_eq!(parse_flag("yes"), None);
+    fn settings_follow_the_config() {
+        let config = crate::Config::builder_from_lookup(|k| match k {
+            "DD_TRACE_128_BIT_TRACEID_LOGGING_ENABLED" => Some("false".to_owned()),
+            "DD_LOGS_INJECTION" => Some("0".to_owned()),
+            "DD_SERVICE" => Some("svc".to_owned()),
+            _ => None,
+        })
+        .build()
+        .unwrap();
+        let settings = Settings::from_config(&config);
+        assert!(!settings.trace_id_128bit_logging());
+        assert!(!settings.logs_injection());
     }
 }
