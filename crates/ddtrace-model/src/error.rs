@@ -17,7 +17,9 @@ pub enum Error {
         input: String,
     },
     /// A flush or shutdown did not finish in time.
-    #[error("timed out after {timeout:?} with {pending_spans} spans in {pending_chunks} chunks not delivered")]
+    #[error(
+        "timed out after {timeout:?} with {pending_spans} spans in {pending_chunks} chunks not delivered"
+    )]
     Timeout {
         /// How long was waited.
         timeout: Duration,

@@ -31,7 +31,10 @@ impl PendingChunk for TraceChunk {
             .iter()
             .map(|s| {
                 std::mem::size_of_val(s)
-                    + s.meta.iter().map(|(k, v)| k.len() + v.len() + 32).sum::<usize>()
+                    + s.meta
+                        .iter()
+                        .map(|(k, v)| k.len() + v.len() + 32)
+                        .sum::<usize>()
                     + s.metrics.iter().map(|(k, _)| k.len() + 32).sum::<usize>()
                     + s.resource.len()
             })

@@ -70,12 +70,16 @@ impl TraceId {
 
     /// Parses 1 to 32 hex digits (either case). No sign, prefix or whitespace.
     pub fn from_hex(s: &str) -> Result<Self, Error> {
-        parse_hex(s, 32).map(TraceId).ok_or_else(|| Error::invalid_id("trace id", s))
+        parse_hex(s, 32)
+            .map(TraceId)
+            .ok_or_else(|| Error::invalid_id("trace id", s))
     }
 
     /// Parses an unsigned decimal that fits 128 bits. No sign or whitespace.
     pub fn from_decimal(s: &str) -> Result<Self, Error> {
-        parse_decimal(s).map(TraceId).ok_or_else(|| Error::invalid_id("trace id", s))
+        parse_decimal(s)
+            .map(TraceId)
+            .ok_or_else(|| Error::invalid_id("trace id", s))
     }
 
     /// Generates a new random trace id.
@@ -245,7 +249,15 @@ mod tests {
         for bad in ["", "+1", "-1", " 1", "1 ", "0x10", "g", &"f".repeat(33)] {
             assert!(TraceId::from_hex(bad).is_err(), "{bad:?}");
         }
-        for bad in ["", "+1", "-1", " 1", "1.0", "1e3", "340282366920938463463374607431768211456"] {
+        for bad in [
+            "",
+            "+1",
+            "-1",
+            " 1",
+            "1.0",
+            "1e3",
+            "340282366920938463463374607431768211456",
+        ] {
             assert!(TraceId::from_decimal(bad).is_err(), "{bad:?}");
         }
         assert!(SpanId::from_hex("0000000000000000").is_err());

@@ -250,6 +250,9 @@ mod tests {
     #[test]
     fn empty_arrays_are_equal_whatever_their_type() {
         assert_eq!(AttributeArray::Int(vec![]), AttributeArray::String(vec![]));
-        assert_ne!(AttributeArray::Int(vec![1]), AttributeArray::Double(vec![1.0]));
+        assert_ne!(
+            AttributeArray::Int(vec![1]),
+            AttributeArray::Double(vec![1.0])
+        );
     }
 }
