@@ -6,6 +6,9 @@
 //! * `span/trace_10x8/*`: a 10-span trace (root + 9 children), 8 attributes per span;
 //!   throughput is per span.
 //!
+//! * `span/child_4_attrs_4_threads/*`: the same child-span workload on 4 threads at once,
+//!   each under its own root; time per span. There is no process-wide lock on the span path,
+//!   so this is bounded by the cores, not by contention.
 //! * `span/map_trace_10x8/ddtrace`: the OTel → Datadog mapping of such a trace
 //!   (`PendingChunk::into_chunk`), which the exporter's worker thread runs, per span.
 //!
@@ -159,6 +162,35 @@ where
     cx.span().end();
 }
 
+/// Runs `iters` child spans on each of `threads` threads, each under its own root; returns
+/// the wall time.
+fn on_threads<T>(threads: usize, iters: u64, tracer: &T) -> Duration
+where
+    T: opentelemetry::trace::Tracer + Clone + Send + 'static,
+    T::Span: Send + Sync + 'static,
+{
+    let barrier = Arc::new(std::sync::Barrier::new(threads + 1));
+    let handles: Vec<_> = (0..threads)
+        .map(|_| {
+            let tracer = tracer.clone();
+            let barrier = barrier.clone();
+            std::thread::spawn(move || {
+                let cx = Context::new().with_span(tracer.start("root"));
+                barrier.wait();
+                for _ in 0..iters {
+                    child_4_attrs(&tracer, &cx);
+                }
+            })
+        })
+        .collect();
+    barrier.wait();
+    let start = std::time::Instant::now();
+    for h in handles {
+        let _ = h.join();
+    }
+    start.elapsed()
+}
+
 fn bench_spans(c: &mut Criterion) {
     let dd = ddtrace_provider();
     let sdk = sdk_provider();
@@ -175,6 +207,16 @@ fn bench_spans(c: &mut Criterion) {
         let cx = Context::new().with_span(sdk_tracer.start("root"));
         group.bench_function("otel_sdk", |b| b.iter(|| child_4_attrs(&sdk_tracer, &cx)));
     }
+    group.finish();
+
+    let mut group = c.benchmark_group("span/child_4_attrs_4_threads");
+    group.throughput(Throughput::Elements(4));
+    group.bench_function("ddtrace", |b| {
+        b.iter_custom(|iters| on_threads(4, iters, &dd_tracer))
+    });
+    group.bench_function("otel_sdk", |b| {
+        b.iter_custom(|iters| on_threads(4, iters, &sdk_tracer))
+    });
     group.finish();
 
     let mut group = c.benchmark_group("span/trace_10x8");

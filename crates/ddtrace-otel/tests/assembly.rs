@@ -532,3 +532,22 @@ fn an_unlocked_decision_is_taken_again_when_the_root_ends() {
     let (chunk, _) = single_span(&exporter);
     assert_eq!(chunk.priority, Some(SamplingPriority::USER_REJECT));
 }
+
+#[test]
+fn works_as_the_global_tracer_provider() {
+    let (provider, exporter) = provider();
+    opentelemetry::global::set_tracer_provider(provider.clone());
+    let tracer = opentelemetry::global::tracer("global");
+    tracer.in_span("outer", |cx| {
+        cx.span().set_attribute(KeyValue::new("k", "v"));
+        tracer.in_span("inner", |_| {});
+    });
+    let chunk = exporter
+        .take_chunks()
+        .into_iter()
+        .find(|c| c.spans[0].resource == "outer")
+        .expect("the global tracer's trace");
+    assert_eq!(chunk.spans.len(), 2);
+    assert_eq!(meta(&chunk.spans[0], "k"), Some("v"));
+    assert_eq!(chunk.spans[1].parent_id, Some(chunk.spans[0].span_id));
+}
