@@ -8,6 +8,16 @@ use std::time::Duration;
 /// `log` crate and count in [`BridgeStats`](crate::BridgeStats). Errors come only from building
 /// a provider and from [`force_flush`](crate::TracerProvider::force_flush) /
 /// [`shutdown`](crate::TracerProvider::shutdown).
+///
+/// ```
+/// use ddtrace_otel::{Error, InMemoryExporter, TracerProvider};
+///
+/// assert!(matches!(TracerProvider::builder().build(), Err(Error::NoExporter)));
+/// let provider = TracerProvider::builder().with_exporter(InMemoryExporter::new()).build()?;
+/// provider.shutdown()?;
+/// assert!(matches!(provider.shutdown(), Err(Error::ShutDown)));
+/// # Ok::<(), Error>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {

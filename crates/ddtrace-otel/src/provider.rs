@@ -21,6 +21,17 @@ use crate::trace::{self, Decision, Registry, Shared, Trace};
 use crate::{Error, Result};
 
 /// Counters of a provider, for diagnostics and tests.
+///
+/// ```
+/// use opentelemetry::trace::{Tracer as _, TracerProvider as _};
+/// use ddtrace_otel::{InMemoryExporter, TracerProvider};
+///
+/// let provider = TracerProvider::builder().with_exporter(InMemoryExporter::new()).build()?;
+/// drop(provider.tracer("t").start("work"));
+/// let stats = provider.stats();
+/// assert_eq!((stats.chunks_exported, stats.spans_exported, stats.live_traces), (1, 1, 0));
+/// # Ok::<(), ddtrace_otel::Error>(())
+/// ```
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct BridgeStats {
@@ -349,6 +360,31 @@ impl opentelemetry::trace::TracerProvider for TracerProvider {
 /// The Datadog implementation of OpenTelemetry's `Tracer`; see [`TracerProvider`].
 ///
 /// The instrumentation scope is kept but not reported (Datadog spans have no such field).
+/// A span's parent is the span of the `Context` it starts with: a span of this provider
+/// (the child joins its local trace), a remote context (a new local root continuing the
+/// trace), or none (a new trace).
+///
+/// ```
+/// use opentelemetry::trace::{SpanKind, TraceContextExt, Tracer as _, TracerProvider as _};
+/// use opentelemetry::{Context, KeyValue};
+/// use ddtrace_otel::{InMemoryExporter, TracerProvider};
+///
+/// let exporter = InMemoryExporter::new();
+/// let provider = TracerProvider::builder().with_exporter(exporter.clone()).build()?;
+/// let tracer = provider.tracer("db");
+/// let cx = Context::new().with_span(tracer.start("request"));
+/// let query = tracer
+///     .span_builder("SELECT users")
+///     .with_kind(SpanKind::Client)
+///     .with_attributes([KeyValue::new("db.system", "postgresql")])
+///     .start_with_context(&tracer, &cx);
+/// drop(query);
+/// drop(cx);
+/// let spans = &exporter.chunks()[0].spans;
+/// assert_eq!(spans[1].name, "postgresql.query");
+/// assert_eq!(spans[1].span_type, "sql");
+/// # Ok::<(), ddtrace_otel::Error>(())
+/// ```
 #[derive(Debug, Clone)]
 pub struct Tracer {
     shared: Arc<Shared>,

@@ -89,6 +89,44 @@ impl Span {
         self.span_id
     }
 
+    /// Records `err` like [`record_error`](opentelemetry::trace::Span::record_error), with
+    /// its concrete type name (`std::any::type_name::<E>()`) as `exception.type`, which a
+    /// `&dyn Error` cannot give.
+    ///
+    /// ```
+    /// use opentelemetry::trace::{Span as _, Status, Tracer as _, TracerProvider as _};
+    /// use ddtrace_otel::{InMemoryExporter, TracerProvider};
+    ///
+    /// let exporter = InMemoryExporter::new();
+    /// let provider = TracerProvider::builder().with_exporter(exporter.clone()).build()?;
+    /// let mut span = provider.tracer("app").start("parse");
+    /// let err = "x".parse::<u8>().unwrap_err();
+    /// span.record_typed_error(&err);
+    /// span.set_status(Status::error("parse failed"));
+    /// span.end();
+    /// let dd = &exporter.chunks()[0].spans[0];
+    /// assert_eq!(dd.meta.get("error.type").map(|v| v.as_str()), Some("core::num::error::ParseIntError"));
+    /// assert_eq!(dd.meta.get("error.message").map(|v| v.as_str()), Some("invalid digit found in string"));
+    /// # Ok::<(), ddtrace_otel::Error>(())
+    /// ```
+    pub fn record_typed_error<E: StdError>(&mut self, err: &E) {
+        self.record_exception(std::any::type_name::<E>().to_owned(), err);
+    }
+
+    fn record_exception(&mut self, type_name: String, err: &dyn StdError) {
+        use opentelemetry::trace::Span as _;
+        if self.record.is_none() {
+            return;
+        }
+        let mut attributes = Vec::with_capacity(3);
+        if !type_name.is_empty() {
+            attributes.push(KeyValue::new("exception.type", type_name));
+        }
+        attributes.push(KeyValue::new("exception.message", err.to_string()));
+        attributes.push(KeyValue::new("exception.escaped", false));
+        self.add_event("exception", attributes);
+    }
+
     fn finish(&mut self, end_ns: i64) {
         if let Some(mut record) = self.record.take() {
             record.end_ns = end_ns.max(record.start_ns);
@@ -120,26 +158,18 @@ impl opentelemetry::trace::Span for Span {
         }
     }
 
-    /// Adds an `exception` event with `exception.type` (the leading type name of the error's
-    /// `Debug` form, the only type information a `dyn Error` exposes), `exception.message`
-    /// (its `Display` form) and `exception.escaped = false`. It does not put the span in
-    /// error; a span that ends with status `Error` takes its error tags from these events.
+    /// Adds an `exception` event with `exception.type` (the leading identifier of the error's
+    /// `Debug` form, the only type information a `dyn Error` exposes; use
+    /// [`Span::record_typed_error`] for the real type name), `exception.message` (its
+    /// `Display` form) and `exception.escaped = false`. It does not put the span in error; a
+    /// span that ends with status `Error` takes its error tags from these events.
     fn record_error(&mut self, err: &dyn StdError) {
-        if self.record.is_none() {
-            return;
-        }
         let debug = format!("{err:?}");
         let type_name: String = debug
             .chars()
             .take_while(|c| c.is_alphanumeric() || *c == '_' || *c == ':')
             .collect();
-        let mut attributes = Vec::with_capacity(3);
-        if !type_name.is_empty() {
-            attributes.push(KeyValue::new("exception.type", type_name));
-        }
-        attributes.push(KeyValue::new("exception.message", err.to_string()));
-        attributes.push(KeyValue::new("exception.escaped", false));
-        self.add_event("exception", attributes);
+        self.record_exception(type_name, err);
     }
 
     fn span_context(&self) -> &SpanContext {
