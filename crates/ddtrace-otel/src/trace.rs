@@ -162,6 +162,8 @@ struct TraceState {
     services: Vec<(SpanId, Str)>,
     /// Links made by extraction (`restart`, `terminated_context`) for the local root.
     root_links: Vec<SpanLink>,
+    /// Whether the local root has ended (partial flush applies only while it is open).
+    root_ended: bool,
 }
 
 /// One local trace: the spans of a trace that this process started from the same local root.
@@ -206,6 +208,7 @@ impl Trace {
                 decision,
                 services: Vec::new(),
                 root_links,
+                root_ended: false,
             }),
         });
         shared.registry.insert(trace_id, &trace);
@@ -321,7 +324,8 @@ impl Trace {
             st.attributes.append(&mut own_attributes);
             record.attributes_range = (start, st.attributes.len());
             st.finished.push(record);
-            let partial = !is_root
+            st.root_ended |= is_root;
+            let partial = !st.root_ended
                 && cfg
                     .partial_flush
                     .min_spans()

@@ -551,3 +551,24 @@ fn works_as_the_global_tracer_provider() {
     assert_eq!(meta(&chunk.spans[0], "k"), Some("v"));
     assert_eq!(chunk.spans[1].parent_id, Some(chunk.spans[0].span_id));
 }
+
+#[test]
+fn no_partial_flush_once_the_root_has_ended() {
+    let (provider, exporter) =
+        provider_with(|b| b.with_partial_flush(PartialFlush::Enabled { min_spans: 1 }));
+    let tracer = provider.tracer("t");
+    let cx = Context::new().with_span(tracer.start("root"));
+    let c1 = tracer.start_with_context("c1", &cx);
+    let c2 = tracer.start_with_context("c2", &cx);
+    cx.span().end();
+    drop(c1);
+    assert!(
+        exporter.chunks().is_empty(),
+        "root ended: wait for the last child"
+    );
+    drop(c2);
+    drop(cx);
+    let chunks = exporter.take_chunks();
+    assert_eq!(chunks.len(), 1);
+    assert_eq!(chunks[0].spans.len(), 3);
+}
