@@ -575,6 +575,11 @@ const SHARDS: usize = 64;
 /// the OTel `Context` exposes) joins its parent's local trace. Sharded by trace id: threads
 /// working on different traces rarely meet on a lock, and there is no process-wide lock.
 /// Entries are weak: a trace lives as long as one of its spans (or a context holding one).
+///
+/// Two local roots of the same trace alive at once (one service called twice in parallel
+/// within a trace) share the entry: the later root replaces it, so children of the earlier
+/// one that start afterwards join the later local trace. Their ids, parents and sampling
+/// (inherited from the same upstream) stay right; only the grouping into chunks differs.
 #[derive(Debug)]
 pub(crate) struct Registry {
     shards: Box<[Shard]>,
