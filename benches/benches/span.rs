@@ -2,7 +2,8 @@
 //! no-op exporter), same workload, same run.
 //!
 //! * `span/child_4_attrs/*`: start a child of an open root, set 4 attributes, end it
-//!   (goal for ddtrace: under 300 ns, and cheaper than the SDK).
+//!   (goal for ddtrace: under 300 ns, and cheaper than the SDK). `noop` is the API's no-op
+//!   tracer: the floor of building the spans at all.
 //! * `span/trace_10x8/*`: a 10-span trace (root + 9 children), 8 attributes per span;
 //!   throughput is per span.
 //!
@@ -196,6 +197,7 @@ fn bench_spans(c: &mut Criterion) {
     let sdk = sdk_provider();
     let dd_tracer = dd.tracer("bench");
     let sdk_tracer = sdk.tracer("bench");
+    let noop_tracer = opentelemetry::trace::noop::NoopTracer::new();
 
     let mut group = c.benchmark_group("span/child_4_attrs");
     group.throughput(Throughput::Elements(1));
@@ -206,6 +208,10 @@ fn bench_spans(c: &mut Criterion) {
     {
         let cx = Context::new().with_span(sdk_tracer.start("root"));
         group.bench_function("otel_sdk", |b| b.iter(|| child_4_attrs(&sdk_tracer, &cx)));
+    }
+    {
+        let cx = Context::new().with_span(noop_tracer.start("root"));
+        group.bench_function("noop", |b| b.iter(|| child_4_attrs(&noop_tracer, &cx)));
     }
     group.finish();
 
@@ -223,6 +229,7 @@ fn bench_spans(c: &mut Criterion) {
     group.throughput(Throughput::Elements(10));
     group.bench_function("ddtrace", |b| b.iter(|| trace_10x8(&dd_tracer)));
     group.bench_function("otel_sdk", |b| b.iter(|| trace_10x8(&sdk_tracer)));
+    group.bench_function("noop", |b| b.iter(|| trace_10x8(&noop_tracer)));
     group.finish();
 
     let capture = Capture::default();
