@@ -22,8 +22,9 @@ fn allowed(name: &str) -> Option<Option<&'static [&'static str]>> {
         "ddtrace" | "ddtrace-benches" => None,
         // The system-tests parametric server is an application: it sees the facade only.
         "ddtrace-parametric" => Some(&["ddtrace"]),
-        // Test harness: may use the bottom crate only, so that every crate can dev-depend on it.
-        "ddtrace-testkit" => Some(&["ddtrace-model"]),
+        // Test harness: may use the bottom crates only, so that the crates above can
+        // dev-depend on it (encoding: the sink agent decodes what it is sent).
+        "ddtrace-testkit" => Some(&["ddtrace-model", "ddtrace-encoding"]),
         "xtask" => Some(&["ddtrace-testkit"]),
         _ => return None,
     };

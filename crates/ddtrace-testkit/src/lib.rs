@@ -13,6 +13,8 @@
 //!   `README.md` for what was verified about the agent's behaviour.
 //! * [`fault::FaultServer`] plays a misbehaving agent (error statuses, slowness, resets,
 //!   garbage) for what the real test agent cannot do.
+//! * [`sink::SinkAgent`] is a fast loopback agent that decodes and counts every span it is
+//!   sent, for throughput benchmarks.
 //!
 //! ```
 //! use std::time::Duration;
@@ -44,6 +46,7 @@ pub mod fault;
 mod http;
 mod install;
 mod received;
+pub mod sink;
 
 pub use agent::{DEFAULT_CHECKS, DEFAULT_MEMORY_LIMIT_MIB, Session, TestAgent, TestAgentBuilder};
 pub use error::{Error, Result};

@@ -1,3 +1,4 @@
 //! Integration tests: they start the real test agent (installing it on first use).
 
 mod agent;
+mod sink;
