@@ -1,6 +1,7 @@
 //! Trace assembly: the per-trace state shared by the spans of one local trace, the registry
 //! that finds it from a parent `SpanContext`, and the pending chunk handed to the exporter.
 
+use std::cell::Cell;
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 use std::str::FromStr;
@@ -183,6 +184,15 @@ pub(crate) struct Trace {
 
 const NO_PRIORITY: i32 = i32::MIN;
 
+/// Bounds of the buffer-size hint (a single huge trace must not size every later one).
+const MAX_HINT_SPANS: usize = 512;
+const MAX_HINT_ATTRIBUTES: usize = 4096;
+
+thread_local! {
+    /// (spans, attributes) of the last chunk this thread handed over.
+    static SIZE_HINT: Cell<(usize, usize)> = const { Cell::new((0, 0)) };
+}
+
 fn priority_bits(p: Option<SamplingPriority>) -> i32 {
     p.map_or(NO_PRIORITY, SamplingPriority::get)
 }
@@ -312,15 +322,19 @@ impl Trace {
                 .saturating_sub(1);
             let is_root = record.span_id == self.root_id;
             if st.finished.capacity() == 0 {
-                st.finished.reserve(8);
+                // Sized like the last trace this thread completed: growing these vectors
+                // span by span costs reallocations, which contend with the exporter's thread
+                // freeing earlier chunks.
+                let (spans, attributes) = SIZE_HINT.with(Cell::get);
+                st.finished.reserve(spans.clamp(8, MAX_HINT_SPANS));
+                let least = own_attributes.len().clamp(32, MAX_HINT_ATTRIBUTES);
+                st.attributes
+                    .reserve(attributes.clamp(least, MAX_HINT_ATTRIBUTES));
             }
             // The span's attributes join the trace's one vector: what crosses to the
             // exporter's thread is a few large allocations per trace instead of one per span,
             // and the span's own vector is freed here, on the thread that will reuse it.
             let start = st.attributes.len();
-            if st.attributes.capacity() == 0 {
-                st.attributes.reserve(own_attributes.len().max(32));
-            }
             st.attributes.append(&mut own_attributes);
             record.attributes_range = (start, st.attributes.len());
             st.finished.push(record);
@@ -362,6 +376,7 @@ impl Trace {
     }
 
     fn take_chunk(&self, st: &mut TraceState) -> PendingTrace {
+        SIZE_HINT.with(|h| h.set((st.finished.len(), st.attributes.len())));
         PendingTrace {
             config: self.shared.config.clone(),
             sampler: self.shared.sampler.clone(),
