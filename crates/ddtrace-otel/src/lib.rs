@@ -83,6 +83,16 @@
 //! `span_context()` is computed on first use and then kept: its trace flags and `dd=`
 //! tracestate member reflect the decision at that moment.
 //!
+//! # Performance
+//!
+//! `benches/benches/span.rs` (`cargo bench -p ddtrace-benches --bench span`) runs the same
+//! workloads through this bridge, the OpenTelemetry SDK (batch processor, no-op exporter) and
+//! the API's no-op tracer. On the 2-core CI machine: a child span with 4 attributes costs
+//! about 250–300 ns here against 320–350 ns in the SDK; a 10-span trace with 8 attributes per
+//! span about 350 ns per span against 450 ns. The mapping itself (about 570 ns per span)
+//! runs on the exporter's worker. Allocation is what costs most: spans' attributes are
+//! gathered into one vector per trace so that few, large blocks cross to the worker.
+//!
 //! # Supported Rust versions
 //!
 //! The minimum supported Rust version is 1.85; raising it is a minor-version change.

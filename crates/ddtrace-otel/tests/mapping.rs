@@ -745,3 +745,16 @@ fn resource_attributes_fill_service_env_version_and_tags() {
         ddtrace_otel::DEFAULT_SERVICE
     );
 }
+
+#[test]
+fn a_span_with_thousands_of_attributes_is_kept_whole() {
+    let (provider, exporter) = provider();
+    let mut span = provider.tracer("t").start("n");
+    for i in 0..5000 {
+        span.set_attribute(KeyValue::new(format!("k{i}"), i as i64));
+    }
+    span.end();
+    let s = single_span(&exporter).1;
+    assert_eq!(metric(&s, "k4999"), Some(4999.0));
+    assert!(s.metrics.len() >= 5000);
+}
