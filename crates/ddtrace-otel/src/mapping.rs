@@ -360,6 +360,9 @@ pub(crate) fn map_span(
     cfg: &BridgeConfig,
 ) -> Span {
     let mut span = Span::new(trace_id, rec.span_id, Str::EMPTY);
+    // Room for the attributes and the few tags added here, so the maps do not grow per tag.
+    span.meta = TagMap::with_capacity(attributes.len() + cfg.global_tags.len() + 6);
+    span.metrics = TagMap::with_capacity(attributes.len() / 2 + 4);
     span.parent_id = rec.parent_id;
     span.start = rec.start_ns;
     span.duration = rec.end_ns.saturating_sub(rec.start_ns).max(0);
