@@ -105,6 +105,7 @@ pub(crate) struct BridgeConfig {
     pub(crate) env: Option<Str>,
     pub(crate) version: Option<Str>,
     pub(crate) global_tags: Vec<(Str, Str)>,
+    pub(crate) first_span_tags: Vec<(Str, Str)>,
     pub(crate) resource_attributes: Vec<KeyValue>,
     pub(crate) trace_id_128: bool,
     pub(crate) partial_flush: PartialFlush,

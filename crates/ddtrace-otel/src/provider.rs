@@ -70,6 +70,7 @@ pub struct TracerProviderBuilder {
     env: Option<Str>,
     version: Option<Str>,
     global_tags: Vec<(Str, Str)>,
+    first_span_tags: Vec<(Str, Str)>,
     resource: Vec<KeyValue>,
     trace_id_128: Option<bool>,
     partial_flush: PartialFlush,
@@ -102,6 +103,13 @@ impl TracerProviderBuilder {
     /// A tag on every span (`DD_TAGS`).
     pub fn with_global_tag(mut self, key: impl Into<Str>, value: impl Into<Str>) -> Self {
         self.global_tags.push((key.into(), value.into()));
+        self
+    }
+
+    /// A tag on the first span of every chunk (`span-model.md` §4), e.g.
+    /// `_dd.git.repository_url` and `_dd.git.commit.sha`.
+    pub fn with_first_span_tag(mut self, key: impl Into<Str>, value: impl Into<Str>) -> Self {
+        self.first_span_tags.push((key.into(), value.into()));
         self
     }
 
@@ -205,6 +213,7 @@ impl TracerProviderBuilder {
             env,
             version,
             global_tags: self.global_tags,
+            first_span_tags: self.first_span_tags,
             resource_attributes: self.resource,
             trace_id_128: self.trace_id_128.unwrap_or(true),
             partial_flush: self.partial_flush,

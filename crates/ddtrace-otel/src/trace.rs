@@ -745,6 +745,9 @@ impl PendingChunk for PendingTrace {
         }
         if let Some(first) = spans.first_mut() {
             first.set_meta(tags::LANGUAGE, "rust");
+            for (k, v) in &config.first_span_tags {
+                first.set_meta(k.clone(), v.clone());
+            }
         }
         let mut chunk = TraceChunk::new(spans);
         chunk.priority = decision.priority;

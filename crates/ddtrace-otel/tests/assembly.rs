@@ -572,3 +572,26 @@ fn no_partial_flush_once_the_root_has_ended() {
     assert_eq!(chunks.len(), 1);
     assert_eq!(chunks[0].spans.len(), 3);
 }
+
+#[test]
+fn first_span_tags_go_on_the_first_span_of_every_chunk() {
+    let (provider, exporter) = provider_with(|b| {
+        b.with_first_span_tag("_dd.git.commit.sha", "abc123")
+            .with_partial_flush(PartialFlush::Enabled { min_spans: 1 })
+    });
+    let tracer = provider.tracer("t");
+    let cx = Context::new().with_span(tracer.start("root"));
+    tracer.start_with_context("child", &cx).end();
+    cx.span().end();
+    drop(cx);
+    let chunks = exporter.take_chunks();
+    assert_eq!(chunks.len(), 2);
+    for c in &chunks {
+        assert_eq!(meta(&c.spans[0], "_dd.git.commit.sha"), Some("abc123"));
+        assert!(
+            c.spans[1..]
+                .iter()
+                .all(|s| meta(s, "_dd.git.commit.sha").is_none())
+        );
+    }
+}
