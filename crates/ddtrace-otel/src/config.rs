@@ -13,7 +13,7 @@ pub const DEFAULT_PARTIAL_FLUSH_MIN_SPANS: usize = 300;
 
 /// The default bound on finished spans one local trace buffers while some of its spans are
 /// still open (see [`TracerProviderBuilder::with_max_buffered_spans`](crate::TracerProviderBuilder::with_max_buffered_spans)).
-pub const DEFAULT_MAX_BUFFERED_SPANS: usize = 10_000;
+pub const DEFAULT_MAX_BUFFERED_SPANS: usize = 1_000;
 
 /// Partial flush (`span-model.md` §8.2): send the finished spans of a long local trace before
 /// its root ends.

@@ -64,7 +64,7 @@
 //! * **Bounds.** A span dropped without `end` is ended by its drop. A trace with spans that
 //!   never end (leaked) holds at most
 //!   [`with_max_buffered_spans`](TracerProviderBuilder::with_max_buffered_spans) finished
-//!   spans (default 10 000); reaching it flushes them as a partial chunk. Partial flush proper
+//!   spans (default 1 000); reaching it flushes them as a partial chunk. Partial flush proper
 //!   ([`PartialFlush`]) sends chunks of `min_spans` spans while the root is open.
 //! * **Shutdown.** [`TracerProvider::shutdown`] sends the finished spans of incomplete traces,
 //!   then shuts the exporter down; spans ending later are dropped and counted

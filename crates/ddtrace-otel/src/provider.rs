@@ -139,7 +139,8 @@ impl TracerProviderBuilder {
     }
 
     /// The most finished spans one local trace buffers while some of its spans are still
-    /// open (default 10 000). Reaching it sends them as a partial chunk (counted in
+    /// open (default 1 000, like Java's partial-flush threshold). Reaching it sends them as a
+    /// partial chunk (counted in
     /// [`BridgeStats::bound_flushes`]), whatever the partial flush setting: a trace with a span
     /// that is never ended therefore holds at most this many finished spans. A span that is
     /// dropped without `end` is ended by its drop.
