@@ -3,11 +3,13 @@
 //! * `cargo xtask test`: the one test command (CI and `.ci/run` call exactly this).
 //! * `cargo xtask release X.Y.Z [--dry-run]`: bump versions, date the changelog, package.
 //! * `cargo xtask tidy`: repository rules (crate graph, manifests); also runs as a `#[test]`.
+//! * `cargo xtask bench`: criterion benches + end-to-end throughput; rewrites README's results.
 
 // A command-line tool: printing is its job.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 #![forbid(unsafe_code)]
 
+mod bench;
 mod release;
 mod run_tests;
 mod tidy;
@@ -26,6 +28,10 @@ tasks:
                              CHANGELOG.md's [Unreleased] to [X.Y.Z] - today, and check that
                              every publishable crate packages; --dry-run writes nothing
   tidy                       check the crate graph and the manifests
+  bench [--skip-criterion] [--runs N] [--spans N] [--large-burst N]
+                             run the criterion benches (short measurements) and the
+                             end-to-end throughput program (release), and rewrite README.md's
+                             section between <!-- bench:start --> and <!-- bench:end -->
   help                       this text
 ";
 
@@ -38,6 +44,10 @@ fn main() -> ExitCode {
             Err(e) => Err(e),
         },
         Some("tidy") if args.len() == 1 => tidy::run(),
+        Some("bench") => match bench::Options::parse(&args[1..]) {
+            Ok(options) => bench::run_bench(&options),
+            Err(e) => Err(e),
+        },
         Some("help" | "--help" | "-h") => {
             print!("{USAGE}");
             Ok(())
