@@ -387,21 +387,25 @@ pub(crate) fn map_span(
     }
 
     // Operation name (§2), resource (§3).
-    span.name = match reserved.operation_name {
+    // Empty reserved values count as unset: Datadog spans never have an empty name,
+    // resource or service.
+    span.name = match reserved.operation_name.filter(|n| !n.is_empty()) {
         Some(name) => Str::from(name),
         None => match operation_name(&rec.kind, |k| recorded_text(&span, k)) {
             Cow::Borrowed(name) => Str::from_static(name),
             Cow::Owned(name) => Str::from(name),
         },
     };
-    span.resource = match reserved.resource {
+    span.resource = match reserved.resource.filter(|r| !r.is_empty()) {
         Some(r) => Str::from(r),
+        None if rec.name.is_empty() => span.name.clone(),
         None => Str::from(rec.name.into_owned()),
     };
 
     // Service (§10, span-model.md §3).
     let manual_service = reserved
         .service
+        .filter(|s| !s.is_empty())
         .map(Str::from)
         .or_else(|| rec.inherited_service.clone());
     if let Some(service) = manual_service {

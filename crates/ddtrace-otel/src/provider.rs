@@ -517,7 +517,7 @@ impl Tracer {
     ) {
         let cfg = &self.shared.config;
         let text = |key: &str| mapping::last_attr(attributes, key).map(Value::as_str);
-        let service = text(SERVICE_NAME);
+        let service = text(SERVICE_NAME).filter(|s| !s.is_empty());
         let op = match text(OPERATION_NAME) {
             Some(op) => Cow::Owned(op.into_owned()),
             None => mapping::operation_name(kind, text),

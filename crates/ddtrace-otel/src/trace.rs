@@ -264,7 +264,8 @@ impl Trace {
             let key = kv.key.as_str();
             if is_trace_level_key(key) {
                 if key == mapping::SERVICE_NAME {
-                    own_service = Some(Str::from(kv.value.as_str().into_owned()));
+                    let service = kv.value.as_str();
+                    own_service = (!service.is_empty()).then(|| Str::from(service.into_owned()));
                 } else {
                     st.decision.apply_manual(key, &kv.value);
                     self.priority
@@ -293,7 +294,11 @@ impl Trace {
     pub(crate) fn on_attribute(&self, span_id: SpanId, key: &str, value: &Value) {
         let mut st = self.state.lock();
         if key == mapping::SERVICE_NAME {
-            let service = Str::from(value.as_str().into_owned());
+            let service = value.as_str();
+            if service.is_empty() {
+                return;
+            }
+            let service = Str::from(service.into_owned());
             match st.services.iter_mut().find(|(id, _)| *id == span_id) {
                 Some(entry) => entry.1 = service,
                 None => st.services.push((span_id, service)),

@@ -5,5 +5,6 @@ mod assembly;
 mod common;
 mod mapping;
 mod propagation;
+mod properties;
 mod tracing_bridge;
 mod vectors;
