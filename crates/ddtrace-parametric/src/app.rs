@@ -25,29 +25,6 @@ use crate::http::Request;
 use crate::install::Tracing;
 use crate::json::{TagKind, attributes, flatten_tag, otel_value, text};
 
-/// The `/trace/config` keys, in the order the protocol lists them.
-const CONFIG_KEYS: [&str; 19] = [
-    "dd_service",
-    "dd_log_level",
-    "dd_trace_sample_rate",
-    "dd_trace_enabled",
-    "dd_runtime_metrics_enabled",
-    "dd_tags",
-    "dd_trace_propagation_style",
-    "dd_trace_debug",
-    "dd_trace_otel_enabled",
-    "dd_trace_sample_ignore_parent",
-    "dd_env",
-    "dd_version",
-    "dd_trace_agent_url",
-    "dd_trace_rate_limit",
-    "dd_dogstatsd_host",
-    "dd_dogstatsd_port",
-    "dd_logs_injection",
-    "dd_profiling_enabled",
-    "dd_data_streams_enabled",
-];
-
 /// How long a `/trace/span/flush` waits for the agent.
 const FLUSH_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -286,7 +263,7 @@ struct RecordedException;
 impl App {
     /// The app over an installed tracer.
     pub(crate) fn new(tracing: Tracing) -> Self {
-        let config_json = config_json(tracing.config(), |k| std::env::var(k).ok());
+        let config_json = config_json(tracing.config());
         App {
             tracing,
             tracer: global::tracer("ddtrace-parametric"),
@@ -948,48 +925,16 @@ fn as_object<'a>(v: &'a Json, field: &str) -> Result<&'a Map<String, Json>, Fail
         .ok_or_else(|| Failure::bad(format!("`{field}` entries must be objects")))
 }
 
-/// The `/trace/config` answer: the protocol's keys in its order, from the configuration
-/// snapshot; keys the snapshot lacks are derived from the settings (`lookup` reads the
-/// environment for the DogStatsD address, which the tracer does not use).
-fn config_json(config: &ddtrace::Config, lookup: impl Fn(&str) -> Option<String>) -> String {
-    let snapshot = config.snapshot();
-    let lookup = |k: &str| lookup(k).filter(|v| !v.trim().is_empty());
-    let url = lookup("DD_DOGSTATSD_URL").and_then(|u| {
-        let rest = u.strip_prefix("udp://")?;
-        let (host, port) = rest.rsplit_once(':')?;
-        Some((host.trim_matches(['[', ']']).to_owned(), port.to_owned()))
-    });
-    let fallback = |key: &str| -> Option<String> {
-        match key {
-            "dd_trace_sample_ignore_parent" => config
-                .sampling()
-                .otel_sampler()
-                .map(|s| (!s.is_parent_based()).to_string()),
-            "dd_dogstatsd_host" => lookup("DD_DOGSTATSD_HOST")
-                .or_else(|| url.as_ref().map(|u| u.0.clone()))
-                .or_else(|| lookup("DD_AGENT_HOST"))
-                .or_else(|| Some("localhost".to_owned())),
-            "dd_dogstatsd_port" => lookup("DD_DOGSTATSD_PORT")
-                .or_else(|| url.as_ref().map(|u| u.1.clone()))
-                .or_else(|| Some("8125".to_owned())),
-            _ => None,
-        }
-    };
-    let mut out = String::from("{\"config\":{");
-    for (i, key) in CONFIG_KEYS.iter().enumerate() {
-        let value = match snapshot.iter().find(|(k, _)| k == key) {
-            Some((_, v)) => v.clone(),
-            None => fallback(key),
-        };
-        if i > 0 {
-            out.push(',');
-        }
-        out.push_str(&Json::from(*key).to_string());
-        out.push(':');
-        out.push_str(&Json::from(value).to_string());
-    }
-    out.push_str("}}");
-    out
+/// The `/trace/config` answer: the facade's configuration snapshot, which has exactly the
+/// protocol's keys in its order.
+/// Written by hand because `serde_json::Map` would sort the keys.
+fn config_json(config: &ddtrace::Config) -> String {
+    let entries: Vec<String> = config
+        .snapshot()
+        .into_iter()
+        .map(|(k, v)| format!("{}:{}", Json::from(k), Json::from(v)))
+        .collect();
+    format!("{{\"config\":{{{}}}}}", entries.join(","))
 }
 
 #[cfg(test)]
@@ -1007,28 +952,24 @@ mod tests {
     }
 
     #[test]
-    fn config_keys_in_protocol_order_with_derived_values() {
+    fn config_answer_keeps_the_snapshot_order_and_values() {
         let c = config(&[
             ("DD_SERVICE", "svc"),
             ("OTEL_TRACES_SAMPLER", "traceidratio"),
             ("OTEL_TRACES_SAMPLER_ARG", "0.25"),
+            ("DD_DOGSTATSD_URL", "udp://[::1]:9125"),
         ]);
-        let env = |k: &str| match k {
-            "DD_DOGSTATSD_URL" => Some("udp://[::1]:9125".to_owned()),
-            "DD_AGENT_HOST" => Some("agent".to_owned()),
-            _ => None,
-        };
-        let text = config_json(&c, env);
+        let text = config_json(&c);
         let parsed: Json = serde_json::from_str(&text).expect("valid JSON");
         let mut last = 0;
-        for key in CONFIG_KEYS {
+        let snapshot = c.snapshot();
+        for (key, _) in &snapshot {
             let at = text.find(&format!("\"{key}\":")).expect(key);
             assert!(at > last, "{key} out of order in {text}");
             last = at;
-            assert!(parsed["config"][key].is_string() || parsed["config"][key].is_null());
         }
         let cfg = &parsed["config"];
-        assert_eq!(cfg.as_object().map(|m| m.len()), Some(CONFIG_KEYS.len()));
+        assert_eq!(cfg.as_object().map(|m| m.len()), Some(19));
         assert_eq!(cfg["dd_service"], "svc");
         assert_eq!(cfg["dd_trace_sample_rate"], "0.25");
         assert_eq!(cfg["dd_trace_sample_ignore_parent"], "true");
@@ -1037,18 +978,6 @@ mod tests {
             (&json!("::1"), &json!("9125"))
         );
         assert_eq!(cfg["dd_env"], Json::Null);
-
-        let c = config(&[("OTEL_TRACES_SAMPLER", "parentbased_always_on")]);
-        let cfg: Json = serde_json::from_str(&config_json(&c, |k| {
-            (k == "DD_AGENT_HOST").then(|| "agent".to_owned())
-        }))
-        .expect("json");
-        assert_eq!(cfg["config"]["dd_trace_sample_ignore_parent"], "false");
-        assert_eq!(cfg["config"]["dd_dogstatsd_host"], "agent");
-        assert_eq!(cfg["config"]["dd_dogstatsd_port"], "8125");
-        let cfg: Json = serde_json::from_str(&config_json(&config(&[]), |_| None)).expect("json");
-        assert_eq!(cfg["config"]["dd_trace_sample_ignore_parent"], Json::Null);
-        assert_eq!(cfg["config"]["dd_dogstatsd_host"], "localhost");
     }
 
     #[test]

@@ -423,12 +423,22 @@ impl ConfigBuilder {
             },
         };
 
-        // DogStatsD is not used for traces; its address is resolved only to be reported.
+        // DogStatsD is not used for traces; its address is resolved only to be reported:
+        // DD_DOGSTATSD_URL (udp://host:port), else DD_DOGSTATSD_HOST / DD_AGENT_HOST and
+        // DD_DOGSTATSD_PORT, else localhost:8125.
+        let from_url = get("DD_DOGSTATSD_URL").and_then(|u| {
+            let rest = u.trim().strip_prefix("udp://")?;
+            let (host, port) = rest.rsplit_once(':')?;
+            let port = port.parse::<u16>().ok().filter(|p| *p > 0)?;
+            Some((host.trim_matches(['[', ']']).to_owned(), port))
+        });
         let dogstatsd_host = get("DD_DOGSTATSD_HOST")
-            .or_else(|| get("DD_AGENT_HOST"))
-            .map_or_else(|| "localhost".to_owned(), |h| h.trim().to_owned());
+            .map(|h| h.trim().to_owned())
+            .or_else(|| from_url.as_ref().map(|u| u.0.clone()))
+            .or_else(|| get("DD_AGENT_HOST").map(|h| h.trim().to_owned()))
+            .unwrap_or_else(|| "localhost".to_owned());
         let dogstatsd_port = match get("DD_DOGSTATSD_PORT") {
-            None => 8125,
+            None => from_url.as_ref().map_or(8125, |u| u.1),
             Some(v) => v
                 .trim()
                 .parse::<u16>()
