@@ -710,7 +710,14 @@ impl App {
 
     /// Handles `GET /trace/agent/ensure_agent_info`.
     fn ensure_agent_info(&self, _a: &Args<'_>) -> Handled {
-        Ok(json!({ "ready": self.tracing.agent_info_ready() }).to_string())
+        if self.tracing.wait_for_agent_info(FLUSH_TIMEOUT) {
+            Ok(json!({ "ready": true }).to_string())
+        } else {
+            Err(Failure {
+                status: 503,
+                message: "the agent's /info has not been read yet".to_owned(),
+            })
+        }
     }
 
     /// Handles `GET /trace/crash`.

@@ -66,9 +66,23 @@ impl Tracing {
         Ok(())
     }
 
-    /// Whether the agent's `/info` has been read. The facade does not expose it, so this
-    /// answers at once (the protocol allows that when it is not observable).
-    pub(crate) fn agent_info_ready(&self) -> bool {
-        true
+    /// Waits up to `timeout` for the tracer to have read the agent's `/info`; true once it
+    /// has. Without an agent transport (tracing off, another exporter) there is nothing to
+    /// wait for, and the answer is true at once.
+    pub(crate) fn wait_for_agent_info(&self, timeout: Duration) -> bool {
+        let deadline = std::time::Instant::now() + timeout;
+        loop {
+            {
+                let guard = self.guard.lock().unwrap_or_else(PoisonError::into_inner);
+                let Some(g) = guard.as_ref() else { return true };
+                if g.report().transport.is_none() || g.agent_info().is_some() {
+                    return true;
+                }
+            }
+            if std::time::Instant::now() >= deadline {
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
     }
 }
