@@ -399,7 +399,10 @@ pub(crate) fn map_span(
     span.resource = match reserved.resource.filter(|r| !r.is_empty()) {
         Some(r) => Str::from(r),
         None if rec.name.is_empty() => span.name.clone(),
-        None => Str::from(rec.name.into_owned()),
+        None => match rec.name {
+            Cow::Borrowed(name) => Str::from_static(name),
+            Cow::Owned(name) => Str::from(name),
+        },
     };
 
     // Service (§10, span-model.md §3).
