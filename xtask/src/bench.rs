@@ -74,7 +74,7 @@ pub(crate) fn run_bench(options: &Options) -> Result<()> {
         cmd.args(CRITERION_ARGS);
         println!("xtask bench: {}", display(&cmd));
         run(&mut cmd)?;
-        commands.push(display(&cmd));
+        commands.push(format!("`{}`", display(&cmd)));
         criterion_rows = criterion_results(&target.join("criterion"), started)?;
     }
 
@@ -113,7 +113,7 @@ pub(crate) fn run_bench(options: &Options) -> Result<()> {
         shown.extend(options.throughput_args.iter().cloned());
     }
     commands.push(format!(
-        "{} (what it measures: benches/src/bin/throughput.rs)",
+        "`{}` (what it measures: `benches/src/bin/throughput.rs`)",
         shown.join(" ")
     ));
     print!("{table}");
@@ -216,7 +216,7 @@ fn section(
          Commands:\n\n"
     );
     for c in commands {
-        s.push_str(&format!("* `{c}`\n"));
+        s.push_str(&format!("* {c}\n"));
     }
     s.push_str("\n### End to end\n\n");
     s.push_str(throughput.trim_end());
@@ -302,7 +302,7 @@ mod tests {
         let s = section(
             "2026-01-02",
             "rustc 1.95.0",
-            &["cargo bench".to_owned()],
+            &["`cargo bench`".to_owned()],
             "| t |\n",
             &rows,
         );

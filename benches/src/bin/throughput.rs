@@ -49,13 +49,15 @@ use opentelemetry_sdk::error::OTelSdkResult;
 use opentelemetry_sdk::trace::{SdkTracerProvider, SpanData, SpanExporter};
 
 const USAGE: &str = "\
-usage: throughput [--runs N] [--spans N] [--large-burst N]
+usage: throughput [--runs N] [--spans N] [--large-burst N] [--only TRACER|WORKLOAD|THREADS]
        throughput child <ddtrace|otel_sdk> <trace10x8|span1> <threads> <spans> <agent-url>
 
   --runs N         runs per configuration; the report shows medians (default 5)
   --spans N        spans per run, all threads together (default 200000)
   --large-burst N  one more ddtrace and SDK run of N spans on one thread, to show what is
                    dropped when a burst is larger than the queues (default 2000000; 0: none)
+  --only X         run only the configurations with this tracer (ddtrace, otel_sdk), workload
+                   (trace10x8, span1) or thread count (1, 2); repeat to narrow (for profiling)
 ";
 
 /// Wait at most this long for a shutdown to deliver everything.
@@ -463,6 +465,7 @@ struct Options {
     runs: usize,
     spans: u64,
     large_burst: u64,
+    only: Vec<String>,
 }
 
 impl Options {
@@ -471,6 +474,7 @@ impl Options {
             runs: 5,
             spans: 200_000,
             large_burst: 2_000_000,
+            only: Vec::new(),
         };
         let mut it = args.iter();
         while let Some(flag) = it.next() {
@@ -483,6 +487,9 @@ impl Options {
                 "--runs" => options.runs = usize::try_from(value()?.max(1)).unwrap_or(1),
                 "--spans" => options.spans = value()?.max(20),
                 "--large-burst" => options.large_burst = value()?,
+                "--only" => options
+                    .only
+                    .push(it.next().cloned().ok_or("--only needs a value")?),
                 "-h" | "--help" => return Err(USAGE.to_owned()),
                 other => return Err(format!("unknown argument {other}\n{USAGE}")),
             }
@@ -491,21 +498,36 @@ impl Options {
     }
 }
 
+impl Options {
+    /// Whether every `--only` value names this configuration's tracer, workload or threads.
+    fn selects(&self, setup: &Setup) -> bool {
+        self.only.iter().all(|o| {
+            *o == setup.tracer.arg()
+                || *o == setup.workload.arg()
+                || *o == setup.threads.to_string()
+        })
+    }
+}
+
 fn parent_main(args: &[String]) -> Result<(), String> {
     let options = Options::parse(args)?;
     let load_before = load_average();
     let sink = SinkAgent::start().map_err(|e| format!("starting the sink agent: {e}"))?;
     let exe = std::env::current_exe().map_err(|e| format!("own path: {e}"))?;
+    let parent_cpu_start = process_cpu_ns();
     let mut setups = Vec::new();
     for workload in [Workload::Trace10x8, Workload::Span1] {
         for threads in [1, 2] {
             for tracer in [Tracer::Ddtrace, Tracer::OtelSdk] {
-                setups.push(Setup {
+                let setup = Setup {
                     workload,
                     threads,
                     tracer,
                     spans: options.spans,
-                });
+                };
+                if options.selects(&setup) {
+                    setups.push(setup);
+                }
             }
         }
     }
@@ -535,6 +557,9 @@ fn parent_main(args: &[String]) -> Result<(), String> {
                 tracer,
                 spans: options.large_burst,
             };
+            if !options.selects(&setup) {
+                continue;
+            }
             let sample = run_child(&exe, &sink, &setup)?;
             eprintln!(
                 "throughput: large burst {}: {}",
@@ -552,6 +577,8 @@ fn parent_main(args: &[String]) -> Result<(), String> {
         load_before,
         load_after: load_average(),
         sink_decode_errors: sink_stats.decode_errors,
+        sink_spans: sink_stats.spans,
+        sink_cpu_ns: process_cpu_ns().saturating_sub(parent_cpu_start),
     };
     print!("{}", report.markdown());
     Ok(())
@@ -685,6 +712,9 @@ struct Report<'a> {
     load_before: String,
     load_after: String,
     sink_decode_errors: u64,
+    sink_spans: u64,
+    /// CPU of the parent process (the sink agent, and waiting for children) over the runs.
+    sink_cpu_ns: u64,
 }
 
 /// `1234567` → `1,234,567`.
@@ -729,12 +759,13 @@ impl Report<'_> {
             "Machine: {cores} cores, {}; load average {} before, {} after. \
              Medians of {} runs per configuration, each run a burst of {} spans (all \
              producing threads together) in a child process of its own; the sink agent \
-             runs in the parent process.\n",
+             runs in the parent process and used {:.0} ns of CPU per span it decoded.\n",
             cpu_model(),
             self.load_before,
             self.load_after,
             self.options.runs,
             grouped(self.options.spans),
+            self.sink_cpu_ns as f64 / self.sink_spans.max(1) as f64,
         );
         md.push_str(
             "| Workload | Threads | Tracer | App-thread CPU ns/span | Process CPU ns/span | \
