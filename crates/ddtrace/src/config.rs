@@ -6,7 +6,7 @@ use ddtrace_propagation::PropagationConfig;
 use ddtrace_sampling::SamplingConfig;
 use ddtrace_transport::{AgentUrl, TransportConfig};
 
-use crate::tags::{parse_dd_tags, parse_resource_attributes};
+use crate::tags::{parse_dd_tags, parse_resource_attributes, strip_url_credentials};
 use crate::{Error, Result};
 
 /// The service used when none is configured.
@@ -68,6 +68,8 @@ pub struct Config {
     pub(crate) partial_flush_min_spans: usize,
     pub(crate) logs_injection: bool,
     pub(crate) runtime_metrics: bool,
+    pub(crate) git_repository_url: Option<String>,
+    pub(crate) git_commit_sha: Option<String>,
     pub(crate) dogstatsd_host: String,
     pub(crate) dogstatsd_port: u16,
     pub(crate) sampling: SamplingConfig,
@@ -160,6 +162,15 @@ impl Config {
     /// Partial flush: enabled, and the threshold of finished spans.
     pub fn partial_flush(&self) -> (bool, usize) {
         (self.partial_flush, self.partial_flush_min_spans)
+    }
+
+    /// The git repository URL (credentials stripped) and commit sha put on the first span of
+    /// each chunk (`DD_GIT_REPOSITORY_URL`, `DD_GIT_COMMIT_SHA`, `DD_TRACE_GIT_METADATA_ENABLED`).
+    pub fn git_metadata(&self) -> (Option<&str>, Option<&str>) {
+        (
+            self.git_repository_url.as_deref(),
+            self.git_commit_sha.as_deref(),
+        )
     }
 
     /// Sampling settings.
@@ -453,6 +464,17 @@ impl ConfigBuilder {
                 }),
         };
 
+        // Source code integration: _dd.git.* on the first span of each chunk.
+        let git_enabled = get("DD_TRACE_GIT_METADATA_ENABLED")
+            .and_then(|v| parse_bool("DD_TRACE_GIT_METADATA_ENABLED", &v, &mut warnings))
+            .unwrap_or(true);
+        let git_repository_url = get("DD_GIT_REPOSITORY_URL")
+            .filter(|_| git_enabled)
+            .map(|u| strip_url_credentials(u.trim()));
+        let git_commit_sha = get("DD_GIT_COMMIT_SHA")
+            .filter(|_| git_enabled)
+            .map(|s| s.trim().to_owned());
+
         let sampling = SamplingConfig::from_lookup(&lookup);
         for problem in sampling.problems() {
             warnings.push(problem.to_string());
@@ -479,6 +501,8 @@ impl ConfigBuilder {
                 partial_flush_min_spans,
                 logs_injection,
                 runtime_metrics,
+                git_repository_url,
+                git_commit_sha,
                 dogstatsd_host,
                 dogstatsd_port,
                 sampling,
@@ -706,6 +730,25 @@ mod tests {
             .map(|s| s.to_string())
             .collect();
         assert_eq!(styles.join(","), "b3,tracecontext");
+    }
+
+    #[test]
+    fn git_metadata_is_read_stripped_and_can_be_disabled() {
+        let vars = [
+            (
+                "DD_GIT_REPOSITORY_URL",
+                "https://user:secret@github.com/acme/shop.git",
+            ),
+            ("DD_GIT_COMMIT_SHA", "abc123"),
+        ];
+        let c = config(&vars);
+        assert_eq!(
+            c.git_metadata(),
+            (Some("https://github.com/acme/shop.git"), Some("abc123"))
+        );
+        let mut off = vars.to_vec();
+        off.push(("DD_TRACE_GIT_METADATA_ENABLED", "false"));
+        assert_eq!(config(&off).git_metadata(), (None, None));
     }
 
     #[test]

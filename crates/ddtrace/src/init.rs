@@ -151,6 +151,13 @@ impl Tracer {
         for (k, v) in &config.tags {
             builder = builder.with_global_tag(k.clone(), v.clone());
         }
+        if let Some(url) = &config.git_repository_url {
+            builder =
+                builder.with_first_span_tag(ddtrace_model::tags::GIT_REPOSITORY_URL, url.clone());
+        }
+        if let Some(sha) = &config.git_commit_sha {
+            builder = builder.with_first_span_tag(ddtrace_model::tags::GIT_COMMIT_SHA, sha.clone());
+        }
         if config.partial_flush {
             builder = builder.with_partial_flush(PartialFlush::Enabled {
                 min_spans: config.partial_flush_min_spans,

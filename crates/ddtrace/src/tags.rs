@@ -23,6 +23,20 @@ pub(crate) fn parse_dd_tags(value: &str) -> Vec<(String, String)> {
         .collect()
 }
 
+/// Removes the credentials (`user:password@`, `token@`) of a URL with a scheme; URLs without
+/// a scheme and scp-style URLs (`git@host:path`) are returned unchanged (span-model.md §4).
+pub(crate) fn strip_url_credentials(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let authority_end = rest.find('/').unwrap_or(rest.len());
+    let (authority, path) = rest.split_at(authority_end);
+    match authority.rsplit_once('@') {
+        Some((_, host)) => format!("{scheme}://{host}{path}"),
+        None => url.to_owned(),
+    }
+}
+
 /// The most pairs taken from `OTEL_RESOURCE_ATTRIBUTES`.
 pub(crate) const MAX_RESOURCE_ATTRIBUTES: usize = 10;
 
@@ -141,6 +155,31 @@ mod tests {
         assert_eq!(tags("a,1"), pairs(&[("a", ""), ("1", "")]));
         assert_eq!(tags("a:b:c:d"), pairs(&[("a", "b:c:d")]));
         assert_eq!(tags(""), pairs(&[]));
+    }
+
+    /// The table of span-model.md §4.
+    #[test]
+    fn git_url_credentials_are_stripped() {
+        assert_eq!(
+            strip_url_credentials("https://gitlab-ci-token:AAA_bbb@gitlab.com/DataDog/x.git"),
+            "https://gitlab.com/DataDog/x.git"
+        );
+        assert_eq!(
+            strip_url_credentials("ssh://token@gitlab.com/user/project.git"),
+            "ssh://gitlab.com/user/project.git"
+        );
+        assert_eq!(
+            strip_url_credentials("git@github.com:user/project.git"),
+            "git@github.com:user/project.git"
+        );
+        assert_eq!(
+            strip_url_credentials("gitlab.com/a/b.git"),
+            "gitlab.com/a/b.git"
+        );
+        assert_eq!(
+            strip_url_credentials("https://github.com/a/b"),
+            "https://github.com/a/b"
+        );
     }
 
     #[test]

@@ -45,6 +45,11 @@ fn init_installs_the_globals_and_the_agent_receives_the_trace() {
         ("DD_ENV", "ci"),
         ("DD_VERSION", "1.2.3"),
         ("DD_TAGS", "team:apm"),
+        (
+            "DD_GIT_REPOSITORY_URL",
+            "https://token@github.com/acme/shop.git",
+        ),
+        ("DD_GIT_COMMIT_SHA", "0123abcd"),
     ]);
     let guard = ddtrace::install(config).unwrap();
     two_spans();
@@ -91,6 +96,15 @@ fn init_installs_the_globals_and_the_agent_receives_the_trace() {
         assert_eq!(span.meta.get("team").map(String::as_str), Some("apm"));
     }
     assert_eq!(child.metrics.get("rows"), Some(&3.0));
+    let first = &orders[0];
+    assert_eq!(
+        first.meta.get("_dd.git.repository_url").map(String::as_str),
+        Some("https://github.com/acme/shop.git")
+    );
+    assert_eq!(
+        first.meta.get("_dd.git.commit.sha").map(String::as_str),
+        Some("0123abcd")
+    );
     assert!(agent.trace_check_failures().unwrap().is_empty());
 }
 
