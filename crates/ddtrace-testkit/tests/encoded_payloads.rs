@@ -83,7 +83,7 @@ fn chunks() -> Vec<TraceChunk> {
     vec![first, second, third]
 }
 
-fn find<'a>(traces: &'a [Vec<ReceivedSpan>], span_id: u64) -> &'a ReceivedSpan {
+fn find(traces: &[Vec<ReceivedSpan>], span_id: u64) -> &ReceivedSpan {
     traces
         .iter()
         .flatten()
