@@ -2,13 +2,17 @@
 //! thread by [`PendingChunk::into_chunk`](ddtrace_model::PendingChunk::into_chunk).
 
 use std::borrow::Cow;
+use std::collections::HashSet;
 use std::fmt::Write as _;
+use std::hash::{BuildHasherDefault, Hasher};
+use std::sync::OnceLock;
 
 use ddtrace_model::{
     AttributeArray, AttributeValue, Span, SpanEvent, SpanLink, Str, TagMap, TraceId, tags,
 };
 use opentelemetry::trace::{Event, Link, SpanKind, Status};
-use opentelemetry::{Array, KeyValue, Value};
+use opentelemetry::{Array, Key, KeyValue, Value};
+use parking_lot::{Mutex, MutexGuard};
 
 use crate::config::BridgeConfig;
 use crate::span::SpanRecord;
@@ -178,19 +182,126 @@ fn span_type(kind: &SpanKind, db_system: Option<&str>) -> &'static str {
     }
 }
 
-/// A `Str` from an OTel string (copied: keys and values may be borrowed from the app).
+/// A `Str` from a borrowed OTel string (copied).
 fn str_of(s: &str) -> Str {
     Str::copy_from(s)
 }
 
+/// A `Str` from an owned OTel string value: an owned string is moved, not copied (the API
+/// gives no way to tell a static string from an owned one, so static ones are copied).
+fn str_from_value(s: opentelemetry::StringValue) -> Str {
+    Str::from(String::from(s))
+}
+
+/// Most distinct attribute keys kept by the [`Interner`], and the longest one.
+const MAX_INTERNED_KEYS: usize = 1024;
+const MAX_INTERNED_KEY_LEN: usize = 64;
+
+/// Hasher of short strings, a word at a time (FxHash's mixing).
+#[derive(Default)]
+struct KeyHasher(u64);
+
+impl Hasher for KeyHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        let mut chunks = bytes.chunks_exact(8);
+        for c in &mut chunks {
+            let mut word = [0u8; 8];
+            word.copy_from_slice(c);
+            self.add(u64::from_le_bytes(word));
+        }
+        let rest = chunks.remainder();
+        if !rest.is_empty() {
+            let mut word = [0u8; 8];
+            word[..rest.len()].copy_from_slice(rest);
+            self.add(u64::from_le_bytes(word));
+        }
+    }
+    fn write_u8(&mut self, i: u8) {
+        self.add(u64::from(i));
+    }
+}
+
+impl KeyHasher {
+    fn add(&mut self, word: u64) {
+        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+}
+
+type KeySet = HashSet<&'static str, BuildHasherDefault<KeyHasher>>;
+
+/// Attribute keys seen by the mapping, kept for the life of the process so that a key
+/// becomes a static `Str`: no allocation, copy or free per attribute on the worker (keys are
+/// few and repeat on every span). Bounded: at most [`MAX_INTERNED_KEYS`] keys of at most
+/// [`MAX_INTERNED_KEY_LEN`] bytes (64 KiB); other keys are moved or copied as values are.
+/// Never waited for: when another thread maps at the same time (or the mapping re-enters
+/// itself through a logger that traces), keys are moved or copied instead.
+pub(crate) struct Interner(Option<Option<MutexGuard<'static, KeySet>>>);
+
+static INTERNED_KEYS: OnceLock<Mutex<KeySet>> = OnceLock::new();
+
+impl Interner {
+    /// The process's key set, locked at the first key if it is free (once per chunk).
+    pub(crate) fn new() -> Interner {
+        Interner(None)
+    }
+
+    /// The `Str` of an attribute key, taking it.
+    fn key(&mut self, key: Key) -> Str {
+        let guard = self
+            .0
+            .get_or_insert_with(|| INTERNED_KEYS.get_or_init(Default::default).try_lock());
+        let Some(set) = guard.as_mut() else {
+            return Str::from(String::from(key));
+        };
+        if let Some(known) = set.get(key.as_str()) {
+            return Str::from_static(known);
+        }
+        let text = String::from(key);
+        if set.len() < MAX_INTERNED_KEYS && text.len() <= MAX_INTERNED_KEY_LEN {
+            let leaked: &'static str = Box::leak(text.into_boxed_str());
+            set.insert(leaked);
+            return Str::from_static(leaked);
+        }
+        Str::from(text)
+    }
+}
+
+/// The text of a common HTTP status code, without formatting it.
+fn status_code_text(code: i64) -> Option<&'static str> {
+    Some(match code {
+        200 => "200",
+        201 => "201",
+        202 => "202",
+        204 => "204",
+        301 => "301",
+        302 => "302",
+        304 => "304",
+        400 => "400",
+        401 => "401",
+        403 => "403",
+        404 => "404",
+        409 => "409",
+        429 => "429",
+        500 => "500",
+        502 => "502",
+        503 => "503",
+        504 => "504",
+        _ => return None,
+    })
+}
+
 /// Sets `key` (or its flattened elements) in meta or metrics by the value's type (§6).
-fn set_typed(span: &mut Span, key: &str, value: &Value) {
+fn set_typed(span: &mut Span, keys: &mut Interner, key: Key, value: Value) {
     match value {
-        Value::String(s) => span.set_meta(str_of(key), str_of(s.as_str())),
-        Value::Bool(b) => span.set_meta(str_of(key), Str::from_static(bool_text(*b))),
-        Value::I64(i) => span.set_metric(str_of(key), *i as f64),
-        Value::F64(f) => span.set_metric(str_of(key), *f),
+        Value::String(s) => span.set_meta(keys.key(key), str_from_value(s)),
+        Value::Bool(b) => span.set_meta(keys.key(key), Str::from_static(bool_text(b))),
+        Value::I64(i) => span.set_metric(keys.key(key), i as f64),
+        Value::F64(f) => span.set_metric(keys.key(key), f),
         Value::Array(array) => {
+            let key = key.as_str();
             let mut k = String::with_capacity(key.len() + 4);
             let mut each = |i: usize, set: &mut dyn FnMut(&mut Span, Str)| {
                 k.clear();
@@ -216,14 +327,19 @@ fn set_typed(span: &mut Span, key: &str, value: &Value) {
                     }
                 }
                 Array::String(v) => {
-                    for (i, s) in v.iter().enumerate() {
-                        each(i, &mut |span, k| span.set_meta(k, str_of(s.as_str())));
+                    for (i, s) in v.into_iter().enumerate() {
+                        let mut s = Some(s);
+                        each(i, &mut |span, k| {
+                            if let Some(s) = s.take() {
+                                span.set_meta(k, str_from_value(s));
+                            }
+                        });
                     }
                 }
                 _ => log::debug!("unsupported array attribute {key} dropped"),
             }
         }
-        _ => log::debug!("unsupported attribute {key} dropped"),
+        _ => log::debug!("unsupported attribute {} dropped", key.as_str()),
     }
 }
 
@@ -234,6 +350,14 @@ fn bool_text(b: bool) -> &'static str {
 /// Text of a value for string-keyed uses (status codes, opname lookups).
 fn text_of(value: &Value) -> Cow<'_, str> {
     value.as_str()
+}
+
+/// Text of a value, taking it (an owned string is moved).
+fn into_text(value: Value) -> String {
+    match value {
+        Value::String(s) => s.into(),
+        other => other.as_str().into_owned(),
+    }
 }
 
 /// The reserved and special attributes seen while applying a span's attributes.
@@ -247,20 +371,29 @@ struct Reserved {
     error: Option<bool>,
 }
 
-/// Applies one attribute: reserved keys are consumed, the rest become meta or metrics.
-fn apply_attribute(span: &mut Span, r: &mut Reserved, key: &str, value: &Value) {
-    match key {
-        OPERATION_NAME => r.operation_name = Some(text_of(value).into_owned()),
-        RESOURCE_NAME => r.resource = Some(text_of(value).into_owned()),
-        SERVICE_NAME => r.service = Some(text_of(value).into_owned()),
-        SPAN_TYPE => r.span_type = Some(text_of(value).into_owned()),
-        ANALYTICS_EVENT => r.analytics = Some(parse_bool(value)),
+/// Applies one attribute, taking it: reserved keys are consumed, the rest become meta or
+/// metrics.
+fn apply_attribute(span: &mut Span, r: &mut Reserved, keys: &mut Interner, kv: KeyValue) {
+    let KeyValue { key, value, .. } = kv;
+    match key.as_str() {
+        OPERATION_NAME => r.operation_name = Some(into_text(value)),
+        RESOURCE_NAME => r.resource = Some(into_text(value)),
+        SERVICE_NAME => r.service = Some(into_text(value)),
+        SPAN_TYPE => r.span_type = Some(into_text(value)),
+        ANALYTICS_EVENT => r.analytics = Some(parse_bool(&value)),
         HTTP_RESPONSE_STATUS_CODE | HTTP_STATUS_CODE => {
-            span.set_meta(HTTP_STATUS_CODE, str_of(&text_of(value)));
+            let text = match &value {
+                Value::I64(code) => status_code_text(*code).map(Str::from_static),
+                _ => None,
+            };
+            span.set_meta(
+                HTTP_STATUS_CODE,
+                text.unwrap_or_else(|| Str::from(into_text(value))),
+            );
         }
         tags::MANUAL_KEEP | tags::MANUAL_DROP | tags::MANUAL_SAMPLING_PRIORITY => {}
-        "error" => r.error = Some(truthy(value)),
-        _ => set_typed(span, key, value),
+        "error" => r.error = Some(truthy(&value)),
+        _ => set_typed(span, keys, key, value),
     }
 }
 
@@ -280,29 +413,34 @@ fn number_text(n: f64) -> String {
     }
 }
 
-/// The model form of an event attribute value.
-fn event_value(value: &Value) -> Option<AttributeValue> {
+/// The model form of an event attribute value, taking it.
+fn event_value(value: Value) -> Option<AttributeValue> {
     Some(match value {
-        Value::String(s) => AttributeValue::String(str_of(s.as_str())),
-        Value::Bool(b) => AttributeValue::Bool(*b),
-        Value::I64(i) => AttributeValue::Int(*i),
-        Value::F64(f) => AttributeValue::Double(*f),
+        Value::String(s) => AttributeValue::String(str_from_value(s)),
+        Value::Bool(b) => AttributeValue::Bool(b),
+        Value::I64(i) => AttributeValue::Int(i),
+        Value::F64(f) => AttributeValue::Double(f),
         Value::Array(Array::String(v)) => AttributeValue::Array(AttributeArray::String(
-            v.iter().map(|s| str_of(s.as_str())).collect(),
+            v.into_iter().map(str_from_value).collect(),
         )),
-        Value::Array(Array::Bool(v)) => AttributeValue::Array(AttributeArray::Bool(v.clone())),
-        Value::Array(Array::I64(v)) => AttributeValue::Array(AttributeArray::Int(v.clone())),
-        Value::Array(Array::F64(v)) => AttributeValue::Array(AttributeArray::Double(v.clone())),
+        Value::Array(Array::Bool(v)) => AttributeValue::Array(AttributeArray::Bool(v)),
+        Value::Array(Array::I64(v)) => AttributeValue::Array(AttributeArray::Int(v)),
+        Value::Array(Array::F64(v)) => AttributeValue::Array(AttributeArray::Double(v)),
         _ => return None,
     })
 }
 
-fn event_of(event: Event) -> SpanEvent {
+fn event_of(event: Event, keys: &mut Interner) -> SpanEvent {
     let time = crate::clock::system_time_ns(event.timestamp).max(0) as u64;
-    let mut out = SpanEvent::new(Str::from(event.name.into_owned()), time);
-    for kv in &event.attributes {
-        if let Some(v) = event_value(&kv.value) {
-            out.attributes.insert(str_of(kv.key.as_str()), v);
+    let name = match event.name {
+        Cow::Borrowed(name) => Str::from_static(name),
+        Cow::Owned(name) => Str::from(name),
+    };
+    let mut out = SpanEvent::new(name, time);
+    for kv in event.attributes {
+        let KeyValue { key, value, .. } = kv;
+        if let Some(v) = event_value(value) {
+            out.attributes.insert(keys.key(key), v);
         }
     }
     out
@@ -351,18 +489,20 @@ pub(crate) fn link_of(link: Link) -> Option<SpanLink> {
     Some(out)
 }
 
-/// Maps one recorded span whose attributes are `attributes`; top-level marking and the
-/// chunk-level tags are the caller's.
+/// Maps one recorded span whose attributes are `attributes` (`count` of them), taking them;
+/// top-level marking and the chunk-level tags are the caller's.
 pub(crate) fn map_span(
     rec: SpanRecord,
-    attributes: &[KeyValue],
+    attributes: impl Iterator<Item = KeyValue>,
+    count: usize,
     trace_id: TraceId,
     cfg: &BridgeConfig,
+    keys: &mut Interner,
 ) -> Span {
     let mut span = Span::new(trace_id, rec.span_id, Str::EMPTY);
     // Room for the attributes and the few tags added here, so the maps do not grow per tag.
-    span.meta = TagMap::with_capacity(attributes.len() + cfg.global_tags.len() + 6);
-    span.metrics = TagMap::with_capacity(attributes.len() / 2 + 4);
+    span.meta = TagMap::with_capacity(count + cfg.global_tags.len() + 6);
+    span.metrics = TagMap::with_capacity(count / 2 + 4);
     span.parent_id = rec.parent_id;
     span.start = rec.start_ns;
     span.duration = rec.end_ns.saturating_sub(rec.start_ns).max(0);
@@ -377,13 +517,13 @@ pub(crate) fn map_span(
             | "deployment.environment"
             | "deployment.environment.name"
             | "service.version" => {}
-            key => apply_attribute(&mut span, &mut reserved, key, &kv.value),
+            _ => apply_attribute(&mut span, &mut reserved, keys, kv.clone()),
         }
     }
     // Resource attributes never set reserved fields of spans; only the span's own do.
     reserved = Reserved::default();
     for kv in attributes {
-        apply_attribute(&mut span, &mut reserved, kv.key.as_str(), &kv.value);
+        apply_attribute(&mut span, &mut reserved, keys, kv);
     }
 
     // Operation name (§2), resource (§3).
@@ -449,7 +589,7 @@ pub(crate) fn map_span(
     }
 
     // Events (§7.2, §7.3).
-    let events: Vec<SpanEvent> = rec.events.into_iter().map(event_of).collect();
+    let events: Vec<SpanEvent> = rec.events.into_iter().map(|e| event_of(e, keys)).collect();
     let has_exception = events
         .iter()
         .any(|e| e.name.eq_ignore_ascii_case(EXCEPTION));

@@ -330,11 +330,13 @@ impl Trace {
                 // Sized like the last trace this thread completed: growing these vectors
                 // span by span costs reallocations, which contend with the exporter's thread
                 // freeing earlier chunks.
+                // At least this span and its attributes: a one-span trace (the common
+                // shape of a local root without children) reserves exactly what it uses.
                 let (spans, attributes) = SIZE_HINT.with(Cell::get);
-                st.finished.reserve(spans.clamp(8, MAX_HINT_SPANS));
-                let least = own_attributes.len().clamp(32, MAX_HINT_ATTRIBUTES);
+                st.finished.reserve_exact(spans.clamp(1, MAX_HINT_SPANS));
+                let least = own_attributes.len().min(MAX_HINT_ATTRIBUTES);
                 st.attributes
-                    .reserve(attributes.clamp(least, MAX_HINT_ATTRIBUTES));
+                    .reserve_exact(attributes.clamp(least, MAX_HINT_ATTRIBUTES));
             }
             // The span's attributes join the trace's one vector: what crosses to the
             // exporter's thread is a few large allocations per trace instead of one per span,
@@ -680,17 +682,58 @@ impl PendingChunk for PendingTrace {
     }
 
     fn size_hint(&self) -> usize {
-        self.records
+        // What the pending chunk holds on the heap: its box, the two vectors at their
+        // capacity, the strings of names, events and links, and the decision, each
+        // allocation with the allocator's overhead. The strings of the trace's attributes
+        // are estimated, not walked: this runs on the application thread (the exporter
+        // calls it when queueing), and most keys and many values are static.
+        const BLOCK: usize = 16;
+        const ATTRIBUTE_STRINGS: usize = 24;
+        fn attributes_bytes(attrs: &Vec<KeyValue>) -> usize {
+            attrs.capacity() * std::mem::size_of::<KeyValue>()
+                + attrs.len() * ATTRIBUTE_STRINGS
+                + BLOCK
+        }
+        let records: usize = self
+            .records
             .iter()
             .map(|r| {
-                std::mem::size_of::<SpanRecord>()
-                    + r.name.len()
-                    + (r.attributes_range.1 - r.attributes_range.0)
-                        * (std::mem::size_of::<KeyValue>() + 16)
-                    + r.events.len() * 128
-                    + r.links.len() * 128
+                let owned_name = match &r.name {
+                    std::borrow::Cow::Owned(n) => n.capacity() + BLOCK,
+                    std::borrow::Cow::Borrowed(_) => 0,
+                };
+                let events = if r.events.is_empty() {
+                    0
+                } else {
+                    r.events.capacity() * std::mem::size_of::<opentelemetry::trace::Event>()
+                        + r.events
+                            .iter()
+                            .map(|e| e.name.len() + BLOCK + attributes_bytes(&e.attributes))
+                            .sum::<usize>()
+                };
+                let links = if r.links.is_empty() {
+                    0
+                } else {
+                    r.links.capacity() * std::mem::size_of::<opentelemetry::trace::Link>()
+                        + r.links
+                            .iter()
+                            .map(|l| attributes_bytes(&l.attributes) + 64)
+                            .sum::<usize>()
+                };
+                owned_name + events + links
             })
-            .sum()
+            .sum();
+        let decision = self.decision.tags.len() * (2 * std::mem::size_of::<Str>() + 32)
+            + self.decision.root_meta.len() * (2 * std::mem::size_of::<Str>() + 64)
+            + self.decision.root_metrics.len() * 24
+            + 4 * BLOCK;
+        std::mem::size_of::<PendingTrace>()
+            + BLOCK
+            + self.records.capacity() * std::mem::size_of::<SpanRecord>()
+            + BLOCK
+            + attributes_bytes(&self.attributes)
+            + records
+            + decision
     }
 
     fn into_chunk(self: Box<Self>) -> TraceChunk {
@@ -699,12 +742,13 @@ impl PendingChunk for PendingTrace {
             sampler,
             trace_id,
             root_id,
-            mut records,
+            records,
             attributes,
             mut decision,
         } = *self;
-        // Local root first, then by start (span-model.md §4).
-        records.sort_by_key(|r| (r.span_id != root_id, r.start_ns));
+        // The attributes are taken in order: each record's range follows the previous one's.
+        let mut attributes = attributes.into_iter();
+        let mut keys = mapping::Interner::new();
         let mut spans = Vec::with_capacity(records.len());
         for record in records {
             let parent_service = record.parent_is_local.then(|| {
@@ -714,8 +758,15 @@ impl PendingChunk for PendingTrace {
                     .unwrap_or_else(|| config.service.clone())
             });
             let (from, to) = record.attributes_range;
-            let attrs = attributes.get(from..to).unwrap_or_default();
-            let mut span = mapping::map_span(record, attrs, trace_id, &config);
+            let count = to.saturating_sub(from);
+            let mut span = mapping::map_span(
+                record,
+                attributes.by_ref().take(count),
+                count,
+                trace_id,
+                &config,
+                &mut keys,
+            );
             let top_level = match &parent_service {
                 None => true,
                 Some(parent) => *parent != span.service,
@@ -725,6 +776,10 @@ impl PendingChunk for PendingTrace {
             }
             spans.push(span);
         }
+        drop(keys);
+        // Local root first, then by start (span-model.md §4); stable, so spans that start at
+        // the same time stay in the order they ended.
+        spans.sort_by_key(|s| (s.span_id != root_id, s.start));
         if let Some(root) = spans.first_mut().filter(|s| s.span_id == root_id) {
             // sampling.md §2 item 3: a decision nobody has seen yet (no injection, no
             // partial flush, not manual, not inherited) is taken again with the root's final
