@@ -300,7 +300,7 @@ impl Strings for StringTable {
     fn begin_chunk(&mut self) {
         StringTable::begin_chunk(self);
     }
-    #[inline]
+    #[inline(always)]
     fn put(&mut self, buf: &mut Vec<u8>, s: &str) {
         write::uint(buf, u64::from(self.intern_borrowed(s)));
     }

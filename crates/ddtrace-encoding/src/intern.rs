@@ -5,17 +5,21 @@ use std::hash::{BuildHasher, Hasher, RandomState};
 
 use crate::write;
 
-/// Slots of the per-chunk identity cache (a power of two).
-const CACHE_SLOTS: usize = 256;
+/// Slots of the identity cache (a power of two).
+const CACHE_SLOTS: usize = 512;
 
-/// A recently interned string, by address: within one chunk, the same `&str` (a key literal,
-/// a shared value) comes back on every span.
+/// A recently interned string, by address. Within one chunk the same `&str` (a key literal,
+/// a shared value) comes back on every span, and `&'static` or `Arc` strings come back in
+/// every chunk.
 #[derive(Debug, Clone, Copy, Default)]
 struct CacheEntry {
     ptr: usize,
     len: usize,
+    /// The chunk that last used the entry ([`StringTable::stamp`]).
     stamp: u64,
     index: u32,
+    /// Where the string's text starts in [`StringTable::bytes`].
+    offset: u32,
 }
 
 /// Hashes strings with a folded multiply (the construction of `foldhash`/`ahash`), keyed
@@ -95,6 +99,8 @@ impl Hasher for FoldHasher {
 #[derive(Debug, Clone, Copy)]
 struct Slot {
     index: u32,
+    /// Where the text starts in [`StringTable::bytes`].
+    offset: usize,
     generation: u64,
 }
 
@@ -110,8 +116,10 @@ struct Slot {
 pub(crate) struct StringTable {
     map: HashMap<Box<str>, Slot, FoldState>,
     cache: Vec<CacheEntry>,
-    /// Identifies the chunk being written: cache entries of earlier chunks are stale.
+    /// Identifies the chunk being written: an entry of this chunk is trusted as is.
     stamp: u64,
+    /// The stamp of the payload's first chunk: older entries belong to an earlier table.
+    payload_stamp: u64,
     /// The msgpack `str` elements of the table, in index order.
     bytes: Vec<u8>,
     count: u32,
@@ -124,6 +132,7 @@ impl StringTable {
             map: HashMap::with_hasher(FoldState::new()),
             cache: vec![CacheEntry::default(); CACHE_SLOTS],
             stamp: 0,
+            payload_stamp: 1,
             bytes: Vec::new(),
             count: 0,
             generation: 0,
@@ -141,44 +150,78 @@ impl StringTable {
         }
         self.generation += 1;
         self.stamp += 1;
+        self.payload_stamp = self.stamp;
         self.bytes.clear();
         self.bytes.push(0xa0);
         self.count = 1;
     }
 
-    /// Starts a chunk: the strings of the previous chunk may have been freed since, so their
-    /// addresses mean nothing any more.
+    /// Starts a chunk: the strings of the previous chunk may have been freed since, so an
+    /// address seen there must have its text checked again.
     pub(crate) fn begin_chunk(&mut self) {
         self.stamp += 1;
     }
 
     /// [`intern`](Self::intern) for a string borrowed from the current chunk, which stays
-    /// alive and unchanged until the next [`begin_chunk`](Self::begin_chunk): the same
-    /// address and length mean the same text, so a repeat skips hashing.
-    #[inline]
+    /// alive and unchanged until the next [`begin_chunk`](Self::begin_chunk).
+    ///
+    /// The same address and length as earlier in the chunk mean the same text: the index is
+    /// reused without hashing. Seen in an earlier chunk of the payload, the address may have
+    /// been freed and reused since, so the text is compared with the table's copy first
+    /// (a `&'static` or `Arc` string passes, and costs a compare instead of a hash).
+    #[inline(always)]
     pub(crate) fn intern_borrowed(&mut self, s: &str) -> u32 {
         if s.is_empty() {
             return 0;
         }
         let (ptr, len) = (s.as_ptr() as usize, s.len());
-        let slot = ((ptr as u64 ^ (len as u64).rotate_left(40)).wrapping_mul(0x9e37_79b9_7f4a_7c15)
+        // Two ways per set, so that two hot strings of one set do not evict each other.
+        let set = ((ptr as u64 ^ (len as u64).rotate_left(40)).wrapping_mul(0x9e37_79b9_7f4a_7c15)
             >> 56) as usize
+            * 2
             % CACHE_SLOTS;
-        if let Some(e) = self.cache.get(slot) {
-            if e.stamp == self.stamp && e.ptr == ptr && e.len == len {
-                return e.index;
+        for way in [set, set + 1] {
+            if let Some(e) = self.cache.get_mut(way) {
+                if e.ptr == ptr && e.len == len {
+                    if e.stamp == self.stamp {
+                        return e.index;
+                    }
+                    if e.stamp >= self.payload_stamp {
+                        let start = e.offset as usize;
+                        if self.bytes.get(start..start + len) == Some(s.as_bytes()) {
+                            e.stamp = self.stamp;
+                            return e.index;
+                        }
+                    }
+                }
             }
         }
-        let index = self.intern(s);
-        if let Some(e) = self.cache.get_mut(slot) {
+        self.intern_slow(s, set)
+    }
+
+    /// The cache miss of [`intern_borrowed`](Self::intern_borrowed): interns `s`, and caches
+    /// its address (in the least recently used way of `set`) unless the string is new to the
+    /// map: a value that likely never repeats, such as a URL or a statement, would only evict
+    /// useful entries.
+    #[inline(never)]
+    fn intern_slow(&mut self, s: &str, set: usize) -> u32 {
+        let (found, known) = self.lookup(s);
+        let way = match (self.cache.get(set), self.cache.get(set + 1)) {
+            (Some(a), Some(b)) if b.stamp < a.stamp => set + 1,
+            _ => set,
+        };
+        if let (true, Ok(offset), Some(e)) =
+            (known, u32::try_from(found.offset), self.cache.get_mut(way))
+        {
             *e = CacheEntry {
-                ptr,
-                len,
+                ptr: s.as_ptr() as usize,
+                len: s.len(),
                 stamp: self.stamp,
-                index,
+                index: found.index,
+                offset,
             };
         }
-        index
+        found.index
     }
 
     /// The index of `s` in the current payload's table, adding it when new.
@@ -187,29 +230,32 @@ impl StringTable {
         if s.is_empty() {
             return 0;
         }
+        self.lookup(s).0.index
+    }
+
+    /// [`intern`](Self::intern) for a non-empty `s`, and whether the map knew `s` already.
+    fn lookup(&mut self, s: &str) -> (Slot, bool) {
         let generation = self.generation;
-        let next = self.count;
-        match self.map.get_mut(s) {
-            Some(slot) if slot.generation == generation => return slot.index,
-            Some(slot) => {
-                *slot = Slot {
-                    index: next,
-                    generation,
-                }
+        let slot = Slot {
+            index: self.count,
+            // The text follows the header `write::str` is about to write.
+            offset: self.bytes.len() + write::str_header_len(s.len()),
+            generation,
+        };
+        let known = match self.map.get_mut(s) {
+            Some(found) if found.generation == generation => return (*found, true),
+            Some(found) => {
+                *found = slot;
+                true
             }
             None => {
-                self.map.insert(
-                    s.into(),
-                    Slot {
-                        index: next,
-                        generation,
-                    },
-                );
+                self.map.insert(s.into(), slot);
+                false
             }
-        }
+        };
         write::str(&mut self.bytes, s);
-        self.count = next.saturating_add(1);
-        next
+        self.count = slot.index.saturating_add(1);
+        (slot, known)
     }
 
     /// Number of strings in the current table.
@@ -243,19 +289,66 @@ mod tests {
         assert_eq!(t.bytes(), [0xa0, 0xa1, b'b', 0xa1, b'c', 0xa1, b'a']);
     }
 
+    fn cached(t: &StringTable, s: &str) -> Option<CacheEntry> {
+        t.cache
+            .iter()
+            .find(|e| e.ptr == s.as_ptr() as usize && e.len == s.len())
+            .copied()
+    }
+
     #[test]
-    fn the_identity_cache_never_outlives_a_chunk() {
+    fn the_identity_cache_rechecks_the_text_of_earlier_chunks() {
         let mut t = StringTable::new();
         let mut reused = String::from("first");
         t.begin_chunk();
         assert_eq!(t.intern_borrowed(&reused), 1);
+        // New to the map: not cached (it may never repeat).
+        assert!(cached(&t, &reused).is_none());
+        t.reset();
+        t.begin_chunk();
         assert_eq!(t.intern_borrowed(&reused), 1);
-        // Same buffer, new text: only valid because a new chunk started.
+        assert_eq!(cached(&t, &reused).map(|e| e.index), Some(1));
+        assert_eq!(t.intern_borrowed(&reused), 1);
+        // Same buffer, new text of the same length, in a later chunk.
         reused.clear();
         reused.push_str("other");
         t.begin_chunk();
         assert_eq!(t.intern_borrowed(&reused), 2);
         assert_eq!(t.intern("first"), 1);
+        assert_eq!(t.intern_borrowed("first"), 1);
+        // Entries of an earlier payload are never trusted: indexes restart.
+        t.reset();
+        t.begin_chunk();
+        assert_eq!(t.intern_borrowed(&reused), 1);
+        assert_eq!(t.bytes(), [0xa0, 0xa5, b'o', b't', b'h', b'e', b'r']);
+    }
+
+    #[test]
+    fn shared_strings_hit_the_cache_across_chunks_and_evictions() {
+        let mut t = StringTable::new();
+        let shared: &'static str = "a key literal long enough to take two header bytes";
+        t.intern(shared);
+        t.reset();
+        for chunk in 0..3 {
+            t.begin_chunk();
+            assert_eq!(t.intern_borrowed(shared), 1);
+            let entry = cached(&t, shared).unwrap();
+            assert_eq!((entry.stamp, entry.index), (t.stamp, 1));
+            let start = entry.offset as usize;
+            assert_eq!(&t.bytes()[start..start + shared.len()], shared.as_bytes());
+            // Evicted (every slot taken by other known strings), then found again.
+            if chunk == 1 {
+                let others: Vec<String> = (0..16 * CACHE_SLOTS).map(|i| i.to_string()).collect();
+                for other in &others {
+                    t.intern(other);
+                }
+                t.begin_chunk();
+                for other in &others {
+                    t.intern_borrowed(other);
+                }
+                assert!(cached(&t, shared).is_none());
+            }
+        }
     }
 
     #[test]

@@ -66,6 +66,20 @@ pub(crate) fn map_len(buf: &mut Vec<u8>, n: usize) {
     collection_header(buf, n, 0x80, 0xde, 0xdf);
 }
 
+/// Bytes taken by the header of a string of `len` bytes.
+#[inline]
+pub(crate) fn str_header_len(len: usize) -> usize {
+    if len < 32 {
+        1
+    } else if len <= 0xff {
+        2
+    } else if len <= 0xffff {
+        3
+    } else {
+        5
+    }
+}
+
 /// Writes a string.
 #[inline(always)]
 pub(crate) fn str(buf: &mut Vec<u8>, s: &str) {
@@ -204,6 +218,10 @@ mod tests {
             let start = array_len_into(&mut slot, n);
             assert_eq!(slot[start..], bytes(|b| array_len(b, n))[..]);
             assert_eq!(collection_header_len(n), 5 - start);
+        }
+        for n in [0, 31, 32, 255, 256, 65_535, 65_536] {
+            let s = "x".repeat(n);
+            assert_eq!(str_header_len(n), bytes(|b| str(b, &s)).len() - n);
         }
     }
 }

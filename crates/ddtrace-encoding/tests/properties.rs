@@ -61,6 +61,25 @@ proptest! {
         }
     }
 
+    /// Chunks freed right after their push (so the next chunk's strings reuse their
+    /// addresses, with other text) encode exactly as when they all stay alive: the v0.5
+    /// identity cache never trusts an address from an earlier chunk without its text.
+    #[test]
+    fn chunks_freed_between_pushes_encode_the_same(chunks in arb::chunks()) {
+        let all: Vec<TraceChunk> = chunks.iter().chain(chunks.iter().rev()).cloned().collect();
+        let mut expected = Vec::new();
+        encode(Format::V05, EncodeOptions::default(), &all, &mut expected);
+        let mut encoder = PayloadEncoder::new(Format::V05, EncodeOptions::default());
+        for _ in 0..2 {
+            encoder.clear();
+            for chunk in &all {
+                let copy = chunk.clone();
+                encoder.push(&copy);
+            }
+            prop_assert_eq!(encoder.finish(), &expected[..]);
+        }
+    }
+
     /// `encoded_len` is exact after every push, and the counts follow the pushes.
     #[test]
     fn encoded_len_is_exact(chunks in arb::chunks(), native in any::<bool>()) {
