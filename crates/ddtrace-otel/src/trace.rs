@@ -158,7 +158,9 @@ struct TraceState {
     /// The attributes of the finished spans, moved out of each span's own vector at its end
     /// (see [`Trace::finish`]); a record refers to its range.
     attributes: Vec<KeyValue>,
-    decision: Decision,
+    /// Shared with the pending chunks that left (copied on write): handing a chunk over
+    /// copies no tags.
+    decision: Arc<Decision>,
     /// Spans whose service was set by `service.name` (or inherited from such a span).
     services: Vec<(SpanId, Str)>,
     /// Links made by extraction (`restart`, `terminated_context`) for the local root.
@@ -215,7 +217,7 @@ impl Trace {
             state: Mutex::new(TraceState {
                 finished: Vec::new(),
                 attributes: Vec::new(),
-                decision,
+                decision: Arc::new(decision),
                 services: Vec::new(),
                 root_links,
                 root_ended: false,
@@ -267,7 +269,7 @@ impl Trace {
                     let service = kv.value.as_str();
                     own_service = (!service.is_empty()).then(|| Str::from(service.into_owned()));
                 } else {
-                    st.decision.apply_manual(key, &kv.value);
+                    Arc::make_mut(&mut st.decision).apply_manual(key, &kv.value);
                     self.priority
                         .store(priority_bits(st.decision.priority), Ordering::Release);
                 }
@@ -305,7 +307,7 @@ impl Trace {
             }
             self.has_services.store(true, Ordering::Release);
         } else {
-            st.decision.apply_manual(key, value);
+            Arc::make_mut(&mut st.decision).apply_manual(key, value);
             self.priority
                 .store(priority_bits(st.decision.priority), Ordering::Release);
         }
@@ -358,7 +360,7 @@ impl Trace {
                     .counters
                     .partial_chunks
                     .fetch_add(1, Ordering::Relaxed);
-                st.decision.locked = true;
+                lock_decision(&mut st.decision);
                 Some(self.take_chunk(&mut st))
             } else if st.finished.len() >= cfg.max_buffered_spans {
                 self.shared
@@ -371,7 +373,7 @@ impl Trace {
                     st.finished.len(),
                     open
                 );
-                st.decision.locked = true;
+                lock_decision(&mut st.decision);
                 Some(self.take_chunk(&mut st))
             } else {
                 None
@@ -391,7 +393,7 @@ impl Trace {
             root_id: self.root_id,
             records: std::mem::take(&mut st.finished),
             attributes: std::mem::take(&mut st.attributes),
-            decision: st.decision.clone(),
+            decision: Arc::clone(&st.decision),
         }
     }
 
@@ -409,8 +411,8 @@ impl Trace {
     /// The decision as injection sees it, locking it (propagation.md §10).
     pub(crate) fn lock_for_injection(&self) -> Decision {
         let mut st = self.state.lock();
-        st.decision.locked = true;
-        st.decision.clone()
+        lock_decision(&mut st.decision);
+        Decision::clone(&st.decision)
     }
 
     /// The OTel context of span `span_id` of this trace: flags from the current priority,
@@ -442,11 +444,25 @@ impl Trace {
     }
 }
 
+/// Locks a decision (copying it only when a pending chunk still shares it).
+fn lock_decision(decision: &mut Arc<Decision>) {
+    if !decision.locked {
+        Arc::make_mut(decision).locked = true;
+    }
+}
+
 /// The `dd` member value of a trace with no origin and no upstream tracestate whose tags need no
 /// escaping — the common case — written directly, exactly as `ddtrace-propagation` would
 /// (`s`, `p`, the `t.*` tags in order, `t.tid` last). `None` otherwise.
 fn simple_dd_member(trace_id: TraceId, span_id: SpanId, d: &Decision) -> Option<String> {
-    use std::fmt::Write as _;
+    /// 16 lower-case hex digits, without the formatting machinery (this runs whenever a span
+    /// is put in a `Context`).
+    fn push_hex16(out: &mut String, n: u64) {
+        const DIGITS: &[u8; 16] = b"0123456789abcdef";
+        for shift in (0..16).rev() {
+            out.push(char::from(DIGITS[((n >> (shift * 4)) & 0xf) as usize]));
+        }
+    }
     let safe = |s: &str| {
         s.bytes()
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_'))
@@ -456,18 +472,33 @@ fn simple_dd_member(trace_id: TraceId, span_id: SpanId, d: &Decision) -> Option<
     }
     let mut out = String::with_capacity(80);
     if let Some(p) = d.priority {
-        let _ = write!(out, "s:{p};");
+        out.push_str(match p.get() {
+            -1 => "s:-1;",
+            0 => "s:0;",
+            1 => "s:1;",
+            2 => "s:2;",
+            _ => "",
+        });
+        if out.is_empty() {
+            use std::fmt::Write as _;
+            let _ = write!(out, "s:{p};");
+        }
     }
-    let _ = write!(out, "p:{span_id}");
+    out.push_str("p:");
+    push_hex16(&mut out, span_id.get());
     for (k, v) in d.tags.iter() {
         let name = k.strip_prefix(tags::PROPAGATED_PREFIX)?;
         if !safe(name) || !safe(v) {
             return None;
         }
-        let _ = write!(out, ";t.{name}:{v}");
+        out.push_str(";t.");
+        out.push_str(name);
+        out.push(':');
+        out.push_str(v);
     }
     if trace_id.high() != 0 {
-        let _ = write!(out, ";t.tid:{:016x}", trace_id.high());
+        out.push_str(";t.tid:");
+        push_hex16(&mut out, trace_id.high());
     }
     (out.len() <= 256).then_some(out)
 }
@@ -484,7 +515,7 @@ impl Drop for Trace {
                 root_id: self.root_id,
                 records: leftover,
                 attributes,
-                decision: self.state.get_mut().decision.clone(),
+                decision: Arc::clone(&self.state.get_mut().decision),
             };
             self.shared.export(pending);
         }
@@ -673,7 +704,7 @@ pub(crate) struct PendingTrace {
     root_id: SpanId,
     records: Vec<SpanRecord>,
     attributes: Vec<KeyValue>,
-    decision: Decision,
+    decision: Arc<Decision>,
 }
 
 impl PendingChunk for PendingTrace {
@@ -744,8 +775,10 @@ impl PendingChunk for PendingTrace {
             root_id,
             records,
             attributes,
-            mut decision,
+            decision,
         } = *self;
+        // Usually the last owner by now (the trace has ended): the tags are moved, not copied.
+        let mut decision = Arc::unwrap_or_clone(decision);
         // The attributes are taken in order: each record's range follows the previous one's.
         let mut attributes = attributes.into_iter();
         let mut keys = mapping::Interner::new();
@@ -817,5 +850,32 @@ impl PendingChunk for PendingTrace {
             sampler.sample_spans(&mut chunk);
         }
         chunk
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ddtrace_propagation::{PropagationConfig, Style};
+
+    #[test]
+    fn the_direct_dd_member_is_what_injection_writes() {
+        let w3c = Propagator::new(PropagationConfig::default().with_styles([Style::TraceContext]));
+        let span_id = SpanId::new(0x00ab_cdef_0123_4567).expect("non-zero");
+        for trace_id in [
+            TraceId::from_u128(0x1234),
+            TraceId::from_u128(0x6543_0000_0000_0000_0000_0000_0000_1234),
+        ] {
+            for priority in [None, Some(-1), Some(0), Some(1), Some(2), Some(7)] {
+                let mut d = Decision {
+                    priority: priority.map(SamplingPriority::new),
+                    ..Decision::default()
+                };
+                d.tags.insert(tags::DECISION_MAKER, Str::from_static("-4"));
+                let direct = simple_dd_member(trace_id, span_id, &d).expect("simple");
+                let header = w3c_tracestate(&w3c, trace_id, span_id, &d).expect("tracestate");
+                assert_eq!(format!("dd={direct}"), header);
+            }
+        }
     }
 }
