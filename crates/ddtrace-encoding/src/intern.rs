@@ -5,8 +5,10 @@ use std::hash::{BuildHasher, Hasher, RandomState};
 
 use crate::write;
 
-/// Slots of the identity cache (a power of two).
-const CACHE_SLOTS: usize = 512;
+/// Sets of the identity cache (the top 8 bits of a hash pick one).
+const CACHE_SETS: usize = 256;
+/// Entries per set: a few hot strings that land in one set do not keep evicting each other.
+const CACHE_WAYS: usize = 4;
 
 /// A recently interned string, by address. Within one chunk the same `&str` (a key literal,
 /// a shared value) comes back on every span, and `&'static` or `Arc` strings come back in
@@ -64,24 +66,53 @@ fn fold(a: u64, b: u64) -> u64 {
     (product as u64) ^ ((product >> 64) as u64)
 }
 
+/// The 8 bytes at the start of `bytes` (which has at least 8), little-endian.
+#[inline(always)]
+fn word(bytes: &[u8]) -> u64 {
+    bytes.first_chunk().map_or(0, |w| u64::from_le_bytes(*w))
+}
+
+/// The 8 bytes at the end of `bytes` (which has at least 8), little-endian.
+#[inline(always)]
+fn last_word(bytes: &[u8]) -> u64 {
+    bytes.last_chunk().map_or(0, |w| u64::from_le_bytes(*w))
+}
+
 impl Hasher for FoldHasher {
+    /// Folds 16 bytes per multiply; the last (or only) 16 are read as two words that may
+    /// overlap what was already folded (the length, mixed in first, tells them apart), so no
+    /// tail is copied.
     #[inline]
     fn write(&mut self, bytes: &[u8]) {
-        let mut words = bytes.chunks_exact(8);
-        for word in &mut words {
-            let mut w = [0u8; 8];
-            w.copy_from_slice(word);
-            self.acc = fold(self.acc ^ u64::from_le_bytes(w), self.key);
-        }
-        let rest = words.remainder();
-        let mut w = [0u8; 8];
-        if let Some(dst) = w.get_mut(..rest.len()) {
-            dst.copy_from_slice(rest);
-        }
-        self.acc = fold(
-            self.acc ^ u64::from_le_bytes(w),
-            self.key ^ (bytes.len() as u64).rotate_left(32),
-        );
+        let len = bytes.len();
+        // Through a multiply: a length xored next to the data could be cancelled by the data.
+        let mut acc = fold(self.acc ^ len as u64, self.key);
+        let (a, b) = if len <= 16 {
+            if len >= 8 {
+                (word(bytes), last_word(bytes))
+            } else if len >= 4 {
+                let half = |b: Option<&[u8; 4]>| b.map_or(0, |w| u64::from(u32::from_le_bytes(*w)));
+                (half(bytes.first_chunk()), half(bytes.last_chunk()))
+            } else {
+                let byte = |i: usize| bytes.get(i).map_or(0, |&b| u64::from(b));
+                (
+                    byte(0) | byte(len / 2) << 8 | byte(len.wrapping_sub(1)) << 16,
+                    0,
+                )
+            }
+        } else {
+            let mut rest = bytes;
+            while let Some((block, tail)) = rest.split_first_chunk::<16>() {
+                if tail.is_empty() {
+                    break;
+                }
+                acc = fold(acc ^ word(block), self.key ^ last_word(block));
+                rest = tail;
+            }
+            let end = bytes.get(len - 16..).unwrap_or(bytes);
+            (word(end), last_word(end))
+        };
+        self.acc = fold(acc ^ a, self.key.rotate_left(23) ^ b);
     }
 
     #[inline]
@@ -115,7 +146,7 @@ struct Slot {
 #[derive(Debug)]
 pub(crate) struct StringTable {
     map: HashMap<Box<str>, Slot, FoldState>,
-    cache: Vec<CacheEntry>,
+    cache: Box<[[CacheEntry; CACHE_WAYS]; CACHE_SETS]>,
     /// Identifies the chunk being written: an entry of this chunk is trusted as is.
     stamp: u64,
     /// The stamp of the payload's first chunk: older entries belong to an earlier table.
@@ -130,7 +161,7 @@ impl StringTable {
     pub(crate) fn new() -> Self {
         let mut table = StringTable {
             map: HashMap::with_hasher(FoldState::new()),
-            cache: vec![CacheEntry::default(); CACHE_SLOTS],
+            cache: Box::new([[CacheEntry::default(); CACHE_WAYS]; CACHE_SETS]),
             stamp: 0,
             payload_stamp: 1,
             bytes: Vec::new(),
@@ -175,13 +206,12 @@ impl StringTable {
             return 0;
         }
         let (ptr, len) = (s.as_ptr() as usize, s.len());
-        // Two ways per set, so that two hot strings of one set do not evict each other.
-        let set = ((ptr as u64 ^ (len as u64).rotate_left(40)).wrapping_mul(0x9e37_79b9_7f4a_7c15)
-            >> 56) as usize
-            * 2
-            % CACHE_SLOTS;
-        for way in [set, set + 1] {
-            if let Some(e) = self.cache.get_mut(way) {
+        let set = usize::from(
+            ((ptr as u64 ^ (len as u64).rotate_left(40)).wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 56)
+                as u8,
+        );
+        if let Some(ways) = self.cache.get_mut(set) {
+            for e in ways {
                 if e.ptr == ptr && e.len == len {
                     if e.stamp == self.stamp {
                         return e.index;
@@ -200,23 +230,22 @@ impl StringTable {
     }
 
     /// The cache miss of [`intern_borrowed`](Self::intern_borrowed): interns `s`, and caches
-    /// its address (in the least recently used way of `set`) unless the string is new to the
+    /// its address (in the way of `set` used longest ago) unless the string is new to the
     /// map: a value that likely never repeats, such as a URL or a statement, would only evict
     /// useful entries.
     #[inline(never)]
     fn intern_slow(&mut self, s: &str, set: usize) -> u32 {
         let (found, known) = self.lookup(s);
-        let way = match (self.cache.get(set), self.cache.get(set + 1)) {
-            (Some(a), Some(b)) if b.stamp < a.stamp => set + 1,
-            _ => set,
-        };
-        if let (true, Ok(offset), Some(e)) =
-            (known, u32::try_from(found.offset), self.cache.get_mut(way))
-        {
+        let stamp = self.stamp;
+        let oldest = self
+            .cache
+            .get_mut(set)
+            .and_then(|ways| ways.iter_mut().min_by_key(|e| e.stamp));
+        if let (true, Ok(offset), Some(e)) = (known, u32::try_from(found.offset), oldest) {
             *e = CacheEntry {
                 ptr: s.as_ptr() as usize,
                 len: s.len(),
-                stamp: self.stamp,
+                stamp,
                 index: found.index,
                 offset,
             };
@@ -292,6 +321,7 @@ mod tests {
     fn cached(t: &StringTable, s: &str) -> Option<CacheEntry> {
         t.cache
             .iter()
+            .flatten()
             .find(|e| e.ptr == s.as_ptr() as usize && e.len == s.len())
             .copied()
     }
@@ -338,7 +368,9 @@ mod tests {
             assert_eq!(&t.bytes()[start..start + shared.len()], shared.as_bytes());
             // Evicted (every slot taken by other known strings), then found again.
             if chunk == 1 {
-                let others: Vec<String> = (0..16 * CACHE_SLOTS).map(|i| i.to_string()).collect();
+                let others: Vec<String> = (0..32 * CACHE_SETS * CACHE_WAYS)
+                    .map(|i| i.to_string())
+                    .collect();
                 for other in &others {
                     t.intern(other);
                 }
@@ -360,6 +392,23 @@ mod tests {
                 .map(|s| state.hash_one(s))
                 .collect();
         assert_eq!(hashes.len(), 7);
+        // Every length up to several blocks, and a one-byte change at every position
+        // (including the bytes the overlapping tail words read twice).
+        let mut texts = std::collections::HashSet::new();
+        for len in 0..72 {
+            texts.insert("a".repeat(len));
+            for pos in 0..len {
+                let mut t = "a".repeat(len).into_bytes();
+                t[pos] = b'b';
+                texts.insert(String::from_utf8(t).unwrap());
+            }
+        }
+        let mut seen = std::collections::HashMap::new();
+        for t in &texts {
+            if let Some(other) = seen.insert(state.hash_one(t), t) {
+                panic!("{t:?} {other:?}");
+            }
+        }
     }
 
     #[test]
