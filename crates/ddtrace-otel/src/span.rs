@@ -190,8 +190,9 @@ impl opentelemetry::trace::Span for Span {
                 .on_attribute(self.span_id, attribute.key.as_str(), &attribute.value);
         }
         if record.attributes.capacity() == 0 {
-            // One allocation for the usual handful of attributes instead of 4 then 8.
-            record.attributes.reserve_exact(8);
+            // The vector a span of this thread left at its end, else one allocation for the
+            // usual handful of attributes instead of 4 then 8.
+            record.attributes = crate::trace::spare_attributes();
         }
         record.attributes.push(attribute);
     }

@@ -193,6 +193,30 @@ const MAX_HINT_ATTRIBUTES: usize = 4096;
 thread_local! {
     /// (spans, attributes) of the last chunk this thread handed over.
     static SIZE_HINT: Cell<(usize, usize)> = const { Cell::new((0, 0)) };
+    /// The (empty) attribute vector of the last span that ended on this thread, for the next
+    /// span's attributes: a span's own vector is only a staging area until its end.
+    static SPARE_ATTRIBUTES: Cell<Vec<KeyValue>> = const { Cell::new(Vec::new()) };
+}
+
+/// The most attributes a spare vector keeps room for (larger ones are freed).
+const MAX_SPARE_ATTRIBUTES: usize = 32;
+
+/// An empty vector for a span's attributes: this thread's spare one, else a new one.
+pub(crate) fn spare_attributes() -> Vec<KeyValue> {
+    // `try_with`: a span may end while this thread's locals are being destroyed.
+    let spare = SPARE_ATTRIBUTES.try_with(Cell::take).unwrap_or_default();
+    if spare.capacity() == 0 {
+        Vec::with_capacity(8)
+    } else {
+        spare
+    }
+}
+
+/// Keeps a span's emptied attribute vector for the next span of this thread.
+fn keep_spare_attributes(v: Vec<KeyValue>) {
+    if v.is_empty() && v.capacity() != 0 && v.capacity() <= MAX_SPARE_ATTRIBUTES {
+        let _ = SPARE_ATTRIBUTES.try_with(|c| c.set(v));
+    }
 }
 
 fn priority_bits(p: Option<SamplingPriority>) -> i32 {
@@ -379,6 +403,7 @@ impl Trace {
                 None
             }
         };
+        keep_spare_attributes(own_attributes);
         if let Some(pending) = pending {
             self.shared.export(pending);
         }
@@ -754,7 +779,8 @@ impl PendingChunk for PendingTrace {
                 owned_name + events + links
             })
             .sum();
-        let decision = self.decision.tags.len() * (2 * std::mem::size_of::<Str>() + 32)
+        let decision = std::mem::size_of::<Decision>()
+            + self.decision.tags.len() * (2 * std::mem::size_of::<Str>() + 32)
             + self.decision.root_meta.len() * (2 * std::mem::size_of::<Str>() + 64)
             + self.decision.root_metrics.len() * 24
             + 4 * BLOCK;
