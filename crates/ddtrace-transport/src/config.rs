@@ -77,7 +77,7 @@ impl Default for TransportConfig {
             max_queued_spans: 100_000,
             max_queued_bytes: 64 << 20,
             flush_interval: Duration::from_secs(1),
-            max_payload_bytes: 8 << 20,
+            max_payload_bytes: 1 << 20,
             request_timeout: Duration::from_secs(2),
             max_retries: 4,
             initial_backoff: Duration::from_millis(100),
@@ -181,8 +181,9 @@ impl TransportConfig {
         self
     }
 
-    /// The payload size at which a batch is cut (default 8 MiB; the agent's own limit from
-    /// `/info`, 25 MiB by default, also applies).
+    /// The payload size at which a payload is cut and sent (default 1 MiB: with a streaming
+    /// worker a larger payload only holds more memory, and the requests saved are few; the
+    /// agent's own limit from `/info`, 25 MiB by default, also applies).
     pub fn with_max_payload_bytes(mut self, bytes: usize) -> Self {
         self.max_payload_bytes = bytes.max(1024);
         self

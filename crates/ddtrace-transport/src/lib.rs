@@ -8,7 +8,10 @@
 //! What it guarantees:
 //! * **The application thread never waits on the network.** [`AgentTransport::enqueue`] takes a
 //!   short lock and pushes; the worker thread does all I/O.
-//! * **Memory is bounded** by the queue limits (spans and bytes) plus the batch being sent.
+//! * **Memory is bounded** by the queue limits (spans and bytes) plus what the worker holds:
+//!   it streams, taking at most about 1,000 spans (or 1 MiB) from the queue at a time, mapping
+//!   and encoding one chunk at a time and freeing each as soon as it is encoded, so besides the
+//!   queue it holds one small batch and the bytes of one payload.
 //! * **Nothing is lost silently.** Every span handed over is sent, still queued, or counted in
 //!   one of the `spans_dropped_*` counters of [`TransportStats`]; drops are logged (at most
 //!   every 10 s) through the `log` crate.
@@ -20,11 +23,14 @@
 //!   minutes, and after failures at most every 30 s) and chooses the payload format (v0.5 when
 //!   offered, unless `DD_TRACE_API_VERSION` says otherwise), native span events, and the
 //!   agent's request size limit;
-//! * payloads are sent every second (or when the queue passes a quarter of its bound), cut at
-//!   8 MiB by default; 408, 429, 5xx, timeouts and connection errors are retried with
+//! * payloads are sent every second, or as soon as about 2,000 spans (or a payload's worth of
+//!   bytes, or a quarter of the queue's bound) are queued, and then until the queue is empty;
+//!   a payload is cut at 1 MiB by default; 408, 429, 5xx, timeouts and connection errors are retried with
 //!   exponential backoff and jitter (4 retries by default; after a payload exhausts them, later
 //!   payloads get a single attempt until the agent answers again); 413 splits the payload in
-//!   two; 404 on v0.5 falls back to v0.4; other 4xx drop the payload;
+//!   two; 404 on v0.5 falls back to v0.4 (both re-read the chunks from the payload's bytes, as
+//!   the worker does not keep them; v0.5 has no `meta_struct`, so a downgraded payload has
+//!   none either); other 4xx drop the payload;
 //! * each response's `rate_by_service` goes to the [`RateCallback`].
 //!
 //! ## Supported Rust versions

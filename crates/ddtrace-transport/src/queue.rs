@@ -4,17 +4,40 @@ use std::collections::VecDeque;
 
 use ddtrace_model::PendingChunk;
 
-/// Chunks waiting for the worker, with the bookkeeping that the worker and the flush/shutdown
-/// calls share. Guarded by one mutex; application threads hold it only to push.
-#[derive(Default)]
-pub(crate) struct Queue {
-    pub(crate) items: VecDeque<Box<dyn PendingChunk>>,
+/// A queued chunk with the sizes it was admitted with.
+pub(crate) struct Queued {
+    pub(crate) chunk: Box<dyn PendingChunk>,
     pub(crate) spans: usize,
     pub(crate) bytes: usize,
-    /// Incremented by every flush request.
-    pub(crate) flush_requested: u64,
-    /// The highest request generation whose chunks have all been processed.
-    pub(crate) flush_completed: u64,
+}
+
+/// What [`Queue::take_batch`] took.
+#[derive(Default)]
+pub(crate) struct Batch {
+    pub(crate) items: Vec<Queued>,
+    pub(crate) spans: usize,
+    pub(crate) bytes: usize,
+}
+
+/// Chunks waiting for the worker, with the bookkeeping that the worker and the flush/shutdown
+/// calls share. Guarded by one mutex; application threads hold it only to push.
+///
+/// Chunks are numbered in the order they were accepted: `taken` of them have left the queue
+/// for the worker and the first `settled` of those have been sent or dropped. A flush waits
+/// until `settled` reaches the count accepted when it was called.
+#[derive(Default)]
+pub(crate) struct Queue {
+    pub(crate) items: VecDeque<Queued>,
+    pub(crate) spans: usize,
+    pub(crate) bytes: usize,
+    /// Chunks accepted since the start.
+    pub(crate) accepted: u64,
+    /// Chunks taken by the worker since the start.
+    pub(crate) taken: u64,
+    /// Chunks the worker has finished with (sent or dropped) since the start.
+    pub(crate) settled: u64,
+    /// The highest `accepted` count a flush is waiting for.
+    pub(crate) flush_target: u64,
     /// No more chunks are accepted; the worker drains and exits.
     pub(crate) shutdown: bool,
     /// Shutdown gave up waiting: the worker stops retrying and drops what is left.
@@ -61,20 +84,42 @@ impl Queue {
             return Push::Full;
         }
         let below = self.spans < wake_at.0 && self.bytes < wake_at.1;
-        self.items.push_back(chunk);
+        self.items.push_back(Queued {
+            chunk,
+            spans,
+            bytes,
+        });
         self.spans += spans;
         self.bytes += bytes;
+        self.accepted += 1;
         let above = self.spans >= wake_at.0 || self.bytes >= wake_at.1;
         Push::Accepted {
             wake_worker: below && above,
         }
     }
 
-    /// Takes every queued chunk.
-    pub(crate) fn take_all(&mut self) -> (VecDeque<Box<dyn PendingChunk>>, usize) {
-        let spans = std::mem::take(&mut self.spans);
-        self.bytes = 0;
-        (std::mem::take(&mut self.items), spans)
+    /// Takes chunks from the front, oldest first, until the batch holds `max_spans` spans or
+    /// `max_bytes` bytes (at least one chunk when the queue is not empty, so a chunk larger
+    /// than the budget still moves).
+    pub(crate) fn take_batch(&mut self, max_spans: usize, max_bytes: usize) -> Batch {
+        let mut batch = Batch::default();
+        while batch.spans < max_spans && batch.bytes < max_bytes {
+            let Some(item) = self.items.pop_front() else {
+                break;
+            };
+            batch.spans += item.spans;
+            batch.bytes += item.bytes;
+            batch.items.push(item);
+        }
+        self.spans -= batch.spans;
+        self.bytes -= batch.bytes;
+        self.taken += batch.items.len() as u64;
+        batch
+    }
+
+    /// Whether a flush is waiting for chunks the worker has not finished with.
+    pub(crate) fn flush_pending(&self) -> bool {
+        self.flush_target > self.settled
     }
 
     pub(crate) fn over(&self, wake_at: (usize, usize)) -> bool {
@@ -106,13 +151,28 @@ mod tests {
             let wake = (max_spans / 2, max_bytes / 2);
             for (spans, bytes, drain) in ops {
                 if drain {
-                    let (items, taken) = q.take_all();
-                    prop_assert_eq!(items.len(), model.len());
-                    prop_assert_eq!(taken, model.iter().map(|m| m.0).sum::<usize>());
-                    for (item, m) in items.iter().zip(&model) {
-                        prop_assert_eq!(item.span_count(), m.0);
+                    let budget = max_spans / 3 + 1;
+                    let batch = q.take_batch(budget, usize::MAX);
+                    // Oldest first, up to the budget, at least one.
+                    let mut expected = 0;
+                    let mut spans = 0;
+                    for m in &model {
+                        if spans >= budget {
+                            break;
+                        }
+                        spans += m.0;
+                        expected += 1;
                     }
-                    model.clear();
+                    prop_assert_eq!(batch.items.len(), expected);
+                    prop_assert_eq!(batch.spans, spans);
+                    prop_assert!(batch.spans < budget + 20);
+                    for (item, m) in batch.items.iter().zip(model.drain(..expected)) {
+                        prop_assert_eq!(item.chunk.span_count(), m.0);
+                        prop_assert_eq!((item.spans, item.bytes), m);
+                    }
+                    prop_assert_eq!(q.spans, model.iter().map(|m| m.0).sum::<usize>());
+                    prop_assert_eq!(q.bytes, model.iter().map(|m| m.1).sum::<usize>());
+                    prop_assert_eq!(q.accepted, q.taken + model.len() as u64);
                     continue;
                 }
                 let used: (usize, usize) = model.iter().fold((0, 0), |a, m| (a.0 + m.0, a.1 + m.1));

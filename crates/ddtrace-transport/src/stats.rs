@@ -108,6 +108,12 @@ impl Counters {
         self.spans_in_flight.fetch_sub(spans, Relaxed);
     }
 
+    /// Chunks that turned out to hold no span: nothing to send, so they count as sent.
+    pub(crate) fn settled_empty(&self, chunks: u64) {
+        self.chunks_sent.fetch_add(chunks, Relaxed);
+        self.chunks_in_flight.fetch_sub(chunks, Relaxed);
+    }
+
     /// Drops chunks; `in_flight` says whether they had been taken by the worker.
     pub(crate) fn dropped(&self, reason: DropReason, chunks: u64, spans: u64, in_flight: bool) {
         let counter = match reason {

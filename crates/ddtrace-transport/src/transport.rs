@@ -11,7 +11,7 @@ use parking_lot::{Condvar, Mutex, RwLock};
 use crate::info::AgentInfo;
 use crate::queue::{Push, Queue};
 use crate::stats::{Counters, DropReason};
-use crate::worker::Worker;
+use crate::worker::{WAKE_SPANS, Worker};
 use crate::{Error, Result, TransportConfig, TransportStats};
 
 /// How often a drop is logged at most.
@@ -90,7 +90,8 @@ impl Shared {
 /// lock to push onto a bounded queue: the calling thread never waits on the network. The
 /// worker sends on an interval, earlier when the queue fills, retries transient failures with
 /// backoff, and counts every chunk it cannot deliver ([`stats`](AgentTransport::stats)).
-/// Memory is bounded by the queue limits plus the one batch the worker holds.
+/// Memory is bounded by the queue limits plus what the streaming worker holds: one batch of
+/// at most about 1,000 queued spans and the bytes of one payload.
 ///
 /// ```no_run
 /// use std::time::Duration;
@@ -121,8 +122,11 @@ impl std::fmt::Debug for AgentTransport {
 impl AgentTransport {
     /// Starts the worker thread. The agent is contacted from that thread only (`/info` first).
     pub fn start(config: TransportConfig) -> Result<Self> {
+        // The worker streams (one batch and one payload in hand), so it starts as soon as
+        // there is about a payload's worth queued: a burst is then sent while it is produced
+        // instead of piling up to the queue's bound.
         let wake_at = (
-            (config.max_queued_spans / 4).max(1),
+            (config.max_queued_spans / 4).clamp(1, WAKE_SPANS),
             config
                 .max_payload_bytes
                 .min(config.max_queued_bytes / 4)
@@ -203,10 +207,13 @@ impl AgentTransport {
         if q.worker_done {
             return Err(Error::ShutDown);
         }
-        q.flush_requested += 1;
-        let generation = q.flush_requested;
+        let target = q.accepted;
+        if target <= q.settled {
+            return Ok(());
+        }
+        q.flush_target = q.flush_target.max(target);
         self.shared.wake.notify_one();
-        while q.flush_completed < generation && !q.worker_done {
+        while q.settled < target && !q.worker_done {
             if self.shared.done.wait_until(&mut q, deadline).timed_out() {
                 drop(q);
                 return Err(self.timeout_error(timeout));

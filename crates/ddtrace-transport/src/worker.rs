@@ -3,8 +3,8 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use ddtrace_encoding::{EncodeOptions, Format, PayloadEncoder};
-use ddtrace_model::TraceChunk;
+use ddtrace_encoding::{EncodeOptions, Format, PayloadEncoder, decode};
+use ddtrace_model::{PendingChunk, TraceChunk};
 
 use crate::client::{Client, Failure, Response};
 use crate::info::{AgentInfo, parse_rate_by_service};
@@ -17,6 +17,13 @@ const AGENT_MAX_REQUEST_BYTES: usize = 25 << 20;
 const INFO_RETRY: Duration = Duration::from_secs(30);
 /// How often `/info` is refreshed anyway.
 const INFO_REFRESH: Duration = Duration::from_secs(300);
+/// The most spans the worker takes from the queue at once (it may exceed it by one chunk).
+pub(crate) const BATCH_SPANS: usize = 1_000;
+/// The most queued bytes (by `size_hint`) the worker takes at once, give or take one chunk.
+pub(crate) const BATCH_BYTES: usize = 1 << 20;
+/// The queued span count at which the worker starts before its interval (or a quarter of the
+/// queue's bound when that is smaller).
+pub(crate) const WAKE_SPANS: usize = 2_000;
 
 /// The worker's private state.
 pub(crate) struct Worker {
@@ -25,6 +32,8 @@ pub(crate) struct Worker {
     encoder: PayloadEncoder,
     /// The format and event mode `encoder` was made for.
     encoder_key: (Format, bool),
+    /// The size at which the payload in progress is sent (fixed when it is started).
+    soft_limit: usize,
     format: Format,
     native_events: bool,
     info_fetched_at: Option<Instant>,
@@ -66,6 +75,7 @@ impl Worker {
             client,
             encoder: PayloadEncoder::new(format, EncodeOptions::default()),
             encoder_key: (format, false),
+            soft_limit: config.max_payload_bytes,
             format,
             native_events: config.native_span_events.unwrap_or(false),
             info_fetched_at: None,
@@ -80,29 +90,18 @@ impl Worker {
     pub(crate) fn run(mut self) {
         self.refresh_info();
         loop {
-            let (batch, generation, shutting_down) = {
+            let shutting_down = {
                 let mut q = self.shared.queue.lock();
                 let deadline = Instant::now() + self.shared.config.flush_interval;
-                while !q.shutdown
-                    && q.flush_requested <= q.flush_completed
-                    && !q.over(self.shared.wake_at)
-                {
+                while !q.shutdown && !q.flush_pending() && !q.over(self.shared.wake_at) {
                     if self.shared.wake.wait_until(&mut q, deadline).timed_out() {
                         break;
                     }
                 }
-                let generation = q.flush_requested;
-                let (items, spans) = q.take_all();
-                self.shared.counters.taken(items.len() as u64, spans as u64);
-                (items, generation, q.shutdown)
+                q.shutdown
             };
-            if !batch.is_empty() {
-                self.maybe_refresh_info();
-                let chunks: Vec<TraceChunk> = batch.into_iter().map(|c| c.into_chunk()).collect();
-                self.deliver(chunks);
-            }
+            self.drain();
             let mut q = self.shared.queue.lock();
-            q.flush_completed = q.flush_completed.max(generation);
             let finished = shutting_down && q.items.is_empty();
             if finished {
                 q.worker_done = true;
@@ -112,6 +111,85 @@ impl Worker {
                 return;
             }
         }
+    }
+
+    /// Streams the queue into payloads until it is empty: takes a bounded batch, maps and
+    /// encodes its chunks one at a time (each mapped chunk is freed as soon as it is encoded),
+    /// and sends a payload whenever it reaches the size threshold. The payload in progress is
+    /// also sent when the queue runs dry or a flush is waiting for chunks already taken, so
+    /// nothing stays in the worker's hands while it sleeps.
+    fn drain(&mut self) {
+        loop {
+            let (batch, finish) = {
+                let mut q = self.shared.queue.lock();
+                if q.abort {
+                    // Shutdown gave up: count what is left without mapping it.
+                    let batch = q.take_batch(usize::MAX, usize::MAX);
+                    let settled = q.taken;
+                    let (chunks, spans) = (batch.items.len() as u64, batch.spans as u64);
+                    self.shared.counters.taken(chunks, spans);
+                    drop(q);
+                    if chunks > 0 {
+                        self.shared.dropped(DropReason::Shutdown, chunks, spans);
+                    }
+                    self.send_current();
+                    self.settle(settled);
+                    return;
+                }
+                let batch = q.take_batch(BATCH_SPANS, BATCH_BYTES);
+                self.shared
+                    .counters
+                    .taken(batch.items.len() as u64, batch.spans as u64);
+                let finish = q.items.is_empty() || (q.flush_pending() && q.taken >= q.flush_target);
+                (batch, finish.then_some(q.taken))
+            };
+            for item in batch.items {
+                self.add(item.chunk);
+            }
+            if let Some(settled) = finish {
+                self.send_current();
+                self.settle(settled);
+                if self.shared.queue.lock().items.is_empty() {
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Records that every chunk taken so far (`taken` of them) has been sent or dropped, and
+    /// wakes the flush callers waiting for them.
+    fn settle(&self, taken: u64) {
+        let mut q = self.shared.queue.lock();
+        q.settled = q.settled.max(taken);
+        drop(q);
+        self.shared.done.notify_all();
+    }
+
+    /// Maps one chunk, appends it to the payload in progress and frees it; sends the payload
+    /// once it reaches the size threshold.
+    fn add(&mut self, pending: Box<dyn PendingChunk>) {
+        let chunk = pending.into_chunk();
+        if chunk.spans.is_empty() {
+            // Nothing to send: it is done with.
+            self.shared.counters.settled_empty(1);
+            return;
+        }
+        if self.encoder.is_empty() {
+            self.start_payload();
+        }
+        self.encoder.push(&chunk);
+        drop(chunk);
+        if self.encoder.encoded_len() >= self.soft_limit {
+            self.send_current();
+        }
+    }
+
+    /// Prepares the encoder for a new payload: reads `/info` again when due, follows a format
+    /// change, and fixes the size threshold.
+    fn start_payload(&mut self) {
+        self.maybe_refresh_info();
+        self.reset_encoder();
+        self.soft_limit = self.payload_limits().0;
     }
 
     fn payload_limits(&self) -> (usize, usize) {
@@ -128,26 +206,61 @@ impl Worker {
         (soft, hard)
     }
 
-    /// Encodes chunks into payloads and sends each. A payload is sent as soon as it reaches
-    /// the size threshold, so it exceeds it by at most one chunk; the agent's hard limit is
-    /// enforced in [`Worker::send_group`]. Each chunk is encoded once on this path.
-    fn deliver(&mut self, chunks: Vec<TraceChunk>) {
-        let (soft, _) = self.payload_limits();
-        let mut group: Vec<TraceChunk> = Vec::new();
-        self.reset_encoder();
-        for chunk in chunks {
-            if chunk.spans.is_empty() {
-                continue;
+    /// Sends the payload in progress, if any, and empties the encoder. The payload exceeds the
+    /// threshold by at most one chunk; the rare paths that need the chunks again (over the
+    /// agent's hard limit, 413, 404 on v0.5) decode them from the payload and go through
+    /// [`Worker::send_group`].
+    fn send_current(&mut self) {
+        if self.encoder.is_empty() {
+            return;
+        }
+        let chunks = self.encoder.chunk_count() as u64;
+        let spans = self.encoder.span_count() as u64;
+        let (_, hard) = self.payload_limits();
+        if self.shared.queue.lock().abort {
+            self.shared.dropped(DropReason::Shutdown, chunks, spans);
+        } else if self.encoder.encoded_len() > hard {
+            if let Some(group) = self.decode_current(DropReason::TooLarge) {
+                self.send_group(group);
             }
-            self.encoder.push(&chunk);
-            group.push(chunk);
-            if self.encoder.encoded_len() >= soft {
-                self.send_group(std::mem::take(&mut group), true);
-                self.reset_encoder();
+        } else {
+            match self.send_payload(chunks, spans) {
+                Outcome::Sent => {}
+                Outcome::Dropped(reason) => self.shared.dropped(reason, chunks, spans),
+                Outcome::Split if chunks > 1 => {
+                    if let Some(group) = self.decode_current(DropReason::TooLarge) {
+                        let (a, b) = halves(group);
+                        self.send_group(a);
+                        self.send_group(b);
+                    }
+                }
+                Outcome::Split => self.shared.dropped(DropReason::TooLarge, chunks, spans),
+                Outcome::Downgrade => {
+                    log::warn!("ddtrace: the agent does not accept v0.5 payloads; using v0.4");
+                    let group = self.decode_current(DropReason::Rejected);
+                    self.format = Format::V04;
+                    if let Some(group) = group {
+                        self.send_group(group);
+                    }
+                }
             }
         }
-        if !group.is_empty() {
-            self.send_group(group, true);
+        self.reset_encoder();
+    }
+
+    /// The chunks of the payload in progress, decoded back from its bytes. Our own payloads
+    /// always decode; if one did not, its spans are counted as dropped for `reason`.
+    fn decode_current(&mut self, reason: DropReason) -> Option<Vec<TraceChunk>> {
+        let format = self.encoder.format();
+        match decode(format, self.encoder.finish()) {
+            Ok(group) => Some(group),
+            Err(e) => {
+                log::warn!("ddtrace: could not re-read a payload to send it again: {e}");
+                let chunks = self.encoder.chunk_count() as u64;
+                let spans = self.encoder.span_count() as u64;
+                self.shared.dropped(reason, chunks, spans);
+                None
+            }
         }
     }
 
@@ -168,9 +281,9 @@ impl Worker {
         }
     }
 
-    /// Sends one group of chunks as one payload, splitting on 413 and downgrading on 404.
-    fn send_group(&mut self, group: Vec<TraceChunk>, encoded: bool) {
-        let mut encoded = encoded;
+    /// Encodes and sends one group of chunks as one payload, splitting it when it is over the
+    /// agent's limit or refused with 413, and downgrading on 404.
+    fn send_group(&mut self, group: Vec<TraceChunk>) {
         let mut work = vec![group];
         while let Some(group) = work.pop() {
             let spans: u64 = group.iter().map(|c| c.spans.len() as u64).sum();
@@ -180,11 +293,9 @@ impl Worker {
                 continue;
             }
             let (_, hard) = self.payload_limits();
-            if !std::mem::take(&mut encoded) {
-                self.reset_encoder();
-                for chunk in &group {
-                    self.encoder.push(chunk);
-                }
+            self.reset_encoder();
+            for chunk in &group {
+                self.encoder.push(chunk);
             }
             if self.encoder.encoded_len() > hard {
                 if group.len() > 1 {
