@@ -5,6 +5,7 @@
 #![allow(clippy::print_stdout)]
 
 mod agent;
+mod batching;
 mod common;
 mod faults;
 mod outage;
