@@ -572,6 +572,10 @@ pub(crate) fn map_span(
     // Type and kind (§5).
     span.span_type = match reserved.span_type {
         Some(t) => Str::from(t),
+        // Only client spans' types depend on `db.system`.
+        None if !matches!(rec.kind, SpanKind::Client) => {
+            Str::from_static(span_type(&rec.kind, None))
+        }
         None => {
             let db = recorded_text(&span, "db.system")
                 .or_else(|| recorded_text(&span, "db.system.name"))

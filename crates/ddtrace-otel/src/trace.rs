@@ -742,9 +742,9 @@ impl PendingChunk for PendingTrace {
         // capacity, the strings of names, events and links, and the decision, each
         // allocation with the allocator's overhead. The strings of the trace's attributes
         // are estimated, not walked: this runs on the application thread (the exporter
-        // calls it when queueing), and most keys and many values are static.
+        // calls it when queueing), and keys are almost always static, values often.
         const BLOCK: usize = 16;
-        const ATTRIBUTE_STRINGS: usize = 24;
+        const ATTRIBUTE_STRINGS: usize = 8;
         fn attributes_bytes(attrs: &Vec<KeyValue>) -> usize {
             attrs.capacity() * std::mem::size_of::<KeyValue>()
                 + attrs.len() * ATTRIBUTE_STRINGS
