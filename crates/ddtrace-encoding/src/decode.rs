@@ -8,6 +8,7 @@ use ddtrace_model::{
     TagMap, TraceChunk, TraceId, tags,
 };
 
+use crate::intern::FoldState;
 use crate::read::Reader;
 use crate::{Error, Format, Result, json};
 
@@ -57,13 +58,14 @@ pub fn decode(format: Format, payload: &[u8]) -> Result<Vec<TraceChunk>> {
 }
 
 fn decode_v04(r: &mut Reader<'_>) -> Result<Vec<TraceChunk>> {
+    let mut t = Texts::new(r.remaining());
     let n = r.array_len()?;
     let mut chunks = Vec::with_capacity(n);
     for _ in 0..n {
         let m = r.array_len()?;
         let mut spans = Vec::with_capacity(m);
         for _ in 0..m {
-            spans.push(span_v04(r)?);
+            spans.push(span_v04(r, &mut t)?);
         }
         chunks.push(lift_chunk(spans));
     }
@@ -75,65 +77,185 @@ fn placeholder_id() -> SpanId {
     SpanId::from(NonZeroU64::MIN)
 }
 
-fn text(s: &str) -> Str {
-    Str::copy_from(s)
+/// Sets of [`Texts`] (at most; fewer for a small payload).
+const TEXT_SETS: usize = 256;
+/// Entries per set of [`Texts`].
+const TEXT_WAYS: usize = 4;
+
+/// A string read earlier from the payload.
+#[derive(Clone, Default)]
+struct Seen<'a> {
+    hash: u64,
+    bytes: &'a [u8],
+    text: Str,
+    /// Read again since cached (or since the set's last sweep).
+    hot: bool,
 }
 
-fn span_v04(r: &mut Reader<'_>) -> Result<Span> {
+/// The strings of a v0.4 payload, shared: text read again (a key on every span, a service
+/// name, a repeated value) becomes a clone of the `Str` made the first time, one `Arc<str>`
+/// for all, without another allocation or UTF-8 check. A bounded set-associative cache, so
+/// text that never repeats only costs the `Arc` it would have cost anyway; such text
+/// replaces other text read only once, so the hot strings stay.
+struct Texts<'a> {
+    hasher: FoldState,
+    sets: Vec<[Seen<'a>; TEXT_WAYS]>,
+    /// Rotates the way a miss replaces first.
+    next: usize,
+}
+
+impl<'a> Texts<'a> {
+    /// A cache sized for a payload of `len` bytes (one set per 256 bytes, at most
+    /// [`TEXT_SETS`]).
+    fn new(len: usize) -> Self {
+        let sets = (len / 256).clamp(1, TEXT_SETS).next_power_of_two();
+        Texts {
+            hasher: FoldState::new(),
+            sets: vec![Default::default(); sets],
+            next: 0,
+        }
+    }
+
+    /// Reads a string.
+    #[inline(always)]
+    fn read(&mut self, r: &mut Reader<'a>) -> Result<Str> {
+        let offset = r.offset();
+        let bytes = r.raw_str()?;
+        if bytes.is_empty() {
+            return Ok(Str::EMPTY);
+        }
+        let hash = self.hasher.hash_bytes(bytes);
+        let set = (hash >> 32) as usize & (self.sets.len() - 1);
+        if let Some(ways) = self.sets.get_mut(set) {
+            for seen in ways {
+                if seen.hash == hash && same_bytes(seen.bytes, bytes) {
+                    seen.hot = true;
+                    return Ok(seen.text.clone());
+                }
+            }
+        }
+        self.miss(bytes, offset, hash, set)
+    }
+
+    /// A string not in the cache: checked, allocated and cached.
+    #[inline(never)]
+    fn miss(&mut self, bytes: &'a [u8], offset: usize, hash: u64, set: usize) -> Result<Str> {
+        let text = Str::from(Arc::<str>::from(utf8(bytes, offset)?));
+        let Some(ways) = self.sets.get_mut(set) else {
+            return Ok(text);
+        };
+        // The first cold way from a rotating start; when all are hot, a sweep makes them
+        // cold again (a clock).
+        self.next = self.next.wrapping_add(1);
+        let start = self.next % TEXT_WAYS;
+        let cold = (0..TEXT_WAYS)
+            .map(|i| (start + i) % TEXT_WAYS)
+            .find(|&way| ways.get(way).is_some_and(|seen| !seen.hot));
+        let cold = cold.unwrap_or_else(|| {
+            ways.iter_mut().for_each(|seen| seen.hot = false);
+            start
+        });
+        if let Some(way) = ways.get_mut(cold) {
+            *way = Seen {
+                hash,
+                bytes,
+                text: text.clone(),
+                hot: false,
+            };
+        }
+        Ok(text)
+    }
+}
+
+/// `a == b`, without a `memcmp` call for the short strings most keys and values are.
+#[inline(always)]
+fn same_bytes(a: &[u8], b: &[u8]) -> bool {
+    fn u64s(s: &[u8]) -> (u64, u64) {
+        let first = s.first_chunk().map_or(0, |w| u64::from_le_bytes(*w));
+        let last = s.last_chunk().map_or(0, |w| u64::from_le_bytes(*w));
+        (first, last)
+    }
+    fn u32s(s: &[u8]) -> (u32, u32) {
+        let first = s.first_chunk().map_or(0, |w| u32::from_le_bytes(*w));
+        let last = s.last_chunk().map_or(0, |w| u32::from_le_bytes(*w));
+        (first, last)
+    }
+    let len = a.len();
+    if len != b.len() {
+        return false;
+    }
+    // Two words that cover every byte (overlapping when shorter than both).
+    match len {
+        4..=8 => u32s(a) == u32s(b),
+        9..=16 => u64s(a) == u64s(b),
+        _ => a == b,
+    }
+}
+
+fn utf8(bytes: &[u8], offset: usize) -> Result<&str> {
+    std::str::from_utf8(bytes).map_err(|_| Error::InvalidUtf8 { offset })
+}
+
+fn span_v04<'a>(r: &mut Reader<'a>, t: &mut Texts<'a>) -> Result<Span> {
     let fields = r.map_len()?;
     let mut span = Span::new(TraceId::ZERO, placeholder_id(), Str::EMPTY);
     let mut span_id = 0;
     for _ in 0..fields {
-        match r.str()? {
-            "service" => span.service = text(r.str()?),
-            "name" => span.name = text(r.str()?),
-            "resource" => span.resource = text(r.str()?),
-            "type" => span.span_type = text(r.str()?),
-            "trace_id" => span.trace_id = TraceId::from_parts(0, r.u64()?),
-            "span_id" => span_id = r.u64()?,
-            "parent_id" => span.parent_id = SpanId::new(r.u64()?),
-            "start" => span.start = r.i64("start")?,
-            "duration" => span.duration = r.i64("duration")?,
-            "error" => span.error = r.flag()?,
-            "meta" => {
+        // Keys are matched as bytes: only an unknown key needs its UTF-8 checked.
+        let offset = r.offset();
+        match r.raw_str()? {
+            b"service" => span.service = t.read(r)?,
+            b"name" => span.name = t.read(r)?,
+            b"resource" => span.resource = t.read(r)?,
+            b"type" => span.span_type = t.read(r)?,
+            b"trace_id" => span.trace_id = TraceId::from_parts(0, r.u64()?),
+            b"span_id" => span_id = r.u64()?,
+            b"parent_id" => span.parent_id = SpanId::new(r.u64()?),
+            b"start" => span.start = r.i64("start")?,
+            b"duration" => span.duration = r.i64("duration")?,
+            b"error" => span.error = r.flag()?,
+            b"meta" => {
                 let n = r.map_len()?;
                 span.meta = TagMap::with_capacity(n);
                 for _ in 0..n {
-                    let k = text(r.str()?);
-                    span.meta.insert(k, text(r.str()?));
+                    let k = t.read(r)?;
+                    span.meta.insert(k, t.read(r)?);
                 }
             }
-            "metrics" => {
+            b"metrics" => {
                 let n = r.map_len()?;
                 span.metrics = TagMap::with_capacity(n);
                 for _ in 0..n {
-                    let k = text(r.str()?);
+                    let k = t.read(r)?;
                     span.metrics.insert(k, r.f64()?);
                 }
             }
-            "meta_struct" => {
+            b"meta_struct" => {
                 let n = r.map_len()?;
                 span.meta_struct = TagMap::with_capacity(n);
                 for _ in 0..n {
-                    let k = text(r.str()?);
+                    let k = t.read(r)?;
                     span.meta_struct.insert(k, r.bin()?.to_vec());
                 }
             }
-            "span_links" => {
+            b"span_links" => {
                 let n = r.array_len()?;
                 span.links = Vec::with_capacity(n);
                 for _ in 0..n {
-                    span.links.push(link_v04(r)?);
+                    span.links.push(link_v04(r, t)?);
                 }
             }
-            "span_events" => {
+            b"span_events" => {
                 let n = r.array_len()?;
                 span.events = Vec::with_capacity(n);
                 for _ in 0..n {
-                    span.events.push(event_v04(r)?);
+                    span.events.push(event_v04(r, t)?);
                 }
             }
-            _ => r.skip()?,
+            other => {
+                utf8(other, offset)?;
+                r.skip()?;
+            }
         }
     }
     span.span_id = SpanId::new(span_id).ok_or(Error::MissingId {
@@ -144,7 +266,7 @@ fn span_v04(r: &mut Reader<'_>) -> Result<Span> {
     Ok(span)
 }
 
-fn link_v04(r: &mut Reader<'_>) -> Result<SpanLink> {
+fn link_v04<'a>(r: &mut Reader<'a>, t: &mut Texts<'a>) -> Result<SpanLink> {
     let fields = r.map_len()?;
     let (mut low, mut high, mut span_id) = (0, 0, 0);
     let mut link = SpanLink::new(TraceId::ZERO, placeholder_id());
@@ -153,7 +275,7 @@ fn link_v04(r: &mut Reader<'_>) -> Result<SpanLink> {
             "trace_id" => low = r.u64()?,
             "trace_id_high" => high = r.u64()?,
             "span_id" => span_id = r.u64()?,
-            "tracestate" => link.tracestate = text(r.str()?),
+            "tracestate" => link.tracestate = t.read(r)?,
             "flags" => {
                 let flags = r.u32("flags")?;
                 // Bit 31 says "flags are set"; a bare 0 means unknown.
@@ -163,8 +285,8 @@ fn link_v04(r: &mut Reader<'_>) -> Result<SpanLink> {
                 let n = r.map_len()?;
                 link.attributes = TagMap::with_capacity(n);
                 for _ in 0..n {
-                    let k = text(r.str()?);
-                    link.attributes.insert(k, text(r.str()?));
+                    let k = t.read(r)?;
+                    link.attributes.insert(k, t.read(r)?);
                 }
             }
             _ => r.skip()?,
@@ -178,19 +300,19 @@ fn link_v04(r: &mut Reader<'_>) -> Result<SpanLink> {
     Ok(link)
 }
 
-fn event_v04(r: &mut Reader<'_>) -> Result<SpanEvent> {
+fn event_v04<'a>(r: &mut Reader<'a>, t: &mut Texts<'a>) -> Result<SpanEvent> {
     let fields = r.map_len()?;
     let mut event = SpanEvent::new(Str::EMPTY, 0);
     for _ in 0..fields {
         match r.str()? {
             "time_unix_nano" => event.time_unix_nano = r.u64()?,
-            "name" => event.name = text(r.str()?),
+            "name" => event.name = t.read(r)?,
             "attributes" => {
                 let n = r.map_len()?;
                 event.attributes = TagMap::with_capacity(n);
                 for _ in 0..n {
-                    let k = text(r.str()?);
-                    if let Some(v) = attribute_v04(r, true)? {
+                    let k = t.read(r)?;
+                    if let Some(v) = attribute_v04(r, t, true)? {
                         event.attributes.insert(k, v);
                     }
                 }
@@ -203,14 +325,18 @@ fn event_v04(r: &mut Reader<'_>) -> Result<SpanEvent> {
 
 /// Reads one `{type, <kind>_value}` map. `Ok(None)` for a well-formed but invalid value
 /// (unknown type, missing value, nested or mixed arrays), which is dropped.
-fn attribute_v04(r: &mut Reader<'_>, allow_array: bool) -> Result<Option<AttributeValue>> {
+fn attribute_v04<'a>(
+    r: &mut Reader<'a>,
+    t: &mut Texts<'a>,
+    allow_array: bool,
+) -> Result<Option<AttributeValue>> {
     let fields = r.map_len()?;
     let mut type_id = None;
     let mut value = None;
     for _ in 0..fields {
         match r.str()? {
             "type" => type_id = Some(r.u64()?),
-            "string_value" => value = Some(AttributeValue::String(text(r.str()?))),
+            "string_value" => value = Some(AttributeValue::String(t.read(r)?)),
             "bool_value" => value = Some(AttributeValue::Bool(r.bool()?)),
             "int_value" => value = Some(AttributeValue::Int(r.i64("int_value")?)),
             "double_value" => value = Some(AttributeValue::Double(r.f64()?)),
@@ -225,7 +351,7 @@ fn attribute_v04(r: &mut Reader<'_>, allow_array: bool) -> Result<Option<Attribu
                     let n = r.array_len()?;
                     items = Vec::with_capacity(n);
                     for _ in 0..n {
-                        match attribute_v04(r, false)? {
+                        match attribute_v04(r, t, false)? {
                             Some(v) => items.push(v),
                             None => valid = false,
                         }
@@ -382,6 +508,14 @@ fn decode_v05(r: &mut Reader<'_>) -> Result<Vec<TraceChunk>> {
 
 /// Turns the `_dd.span_links` / `events` JSON meta of a span back into links and events.
 fn lift_span_json(span: &mut Span) {
+    // One pass to rule both out (most spans have neither).
+    if !span
+        .meta
+        .keys()
+        .any(|k| k == tags::SPAN_LINKS || k == tags::SPAN_EVENTS)
+    {
+        return;
+    }
     if let Some(links) = span
         .meta
         .get(tags::SPAN_LINKS)
@@ -430,19 +564,19 @@ fn lift_chunk(mut spans: Vec<Span>) -> TraceChunk {
             .keys()
             .any(|k| k.starts_with(tags::PROPAGATED_PREFIX))
         {
-            let meta = std::mem::take(&mut first.meta);
-            for (k, v) in meta {
+            // Decoded strings are shared (`Arc`), so these clones do not copy.
+            for (k, v) in first.meta.iter() {
                 if k == tags::TRACE_ID_HIGH {
-                    if let Some(h) = parse_tid(&v) {
-                        high = Some(h);
-                        continue;
-                    }
+                    high = parse_tid(v);
                 } else if k.starts_with(tags::PROPAGATED_PREFIX) {
-                    chunk_tags.insert(k, v);
-                    continue;
+                    chunk_tags.insert(k.clone(), v.clone());
                 }
-                first.meta.insert(k, v);
             }
+            // A `_dd.p.tid` in another form stays in meta.
+            let lifted = high.is_some();
+            first.meta.retain(|k, _| {
+                !k.starts_with(tags::PROPAGATED_PREFIX) || (k == tags::TRACE_ID_HIGH && !lifted)
+            });
         }
     }
     if let Some(high) = high {
@@ -484,6 +618,74 @@ mod tests {
         assert_eq!(
             chunk.spans[0].metrics.get(tags::SAMPLING_PRIORITY),
             Some(&1.5)
+        );
+    }
+
+    #[test]
+    fn same_bytes_agrees_with_slice_equality() {
+        for len in 0..40 {
+            let a = vec![b'x'; len];
+            assert!(same_bytes(&a, &a.clone()));
+            assert!(!same_bytes(&a, &vec![b'x'; len + 1]));
+            for pos in 0..len {
+                let mut b = a.clone();
+                b[pos] = b'y';
+                assert!(!same_bytes(&a, &b), "{len} {pos}");
+            }
+        }
+    }
+
+    #[test]
+    fn repeated_strings_are_shared_and_a_full_cache_still_reads_right() {
+        let mut chunks = Vec::new();
+        for c in 0..40u64 {
+            let spans = (0..10u64)
+                .map(|i| {
+                    let id = SpanId::new(c * 100 + i + 1).unwrap();
+                    let mut span = Span::new(TraceId::from_u128(u128::from(c + 1)), id, "op");
+                    span.service = String::from("web").into();
+                    for k in 0..12 {
+                        // Shared keys, values unique to each span.
+                        span.meta
+                            .insert(format!("key.{k}"), format!("{c}/{i}/{k}").into());
+                    }
+                    span
+                })
+                .collect();
+            chunks.push(TraceChunk::new(spans));
+        }
+        let mut bytes = Vec::new();
+        crate::encode(Format::V04, Default::default(), &chunks, &mut bytes);
+        let decoded = decode(Format::V04, &bytes).unwrap();
+        assert_eq!(decoded, chunks);
+        let (a, b) = (&decoded[0].spans[0], &decoded[39].spans[9]);
+        assert_eq!(a.service.as_ptr(), b.service.as_ptr());
+        let first_key = |s: &Span| s.meta.keys().next().unwrap().as_ptr();
+        assert_eq!(first_key(a), first_key(b));
+    }
+
+    #[test]
+    fn invalid_utf8_is_refused_in_unknown_keys_and_values() {
+        // [[{"\xff": 1}]]
+        let unknown_key = [0x91, 0x91, 0x81, 0xa1, 0xff, 0x01];
+        assert_eq!(
+            decode(Format::V04, &unknown_key),
+            Err(Error::InvalidUtf8 { offset: 3 })
+        );
+        // [[{"meta": {"k": "\xff"}}]], then the same text as a key.
+        let value = [
+            0x91, 0x91, 0x81, 0xa4, b'm', b'e', b't', b'a', 0x81, 0xa1, b'k', 0xa1, 0xff,
+        ];
+        assert_eq!(
+            decode(Format::V04, &value),
+            Err(Error::InvalidUtf8 { offset: 11 })
+        );
+        let key = [
+            0x91, 0x91, 0x81, 0xa4, b'm', b'e', b't', b'a', 0x81, 0xa1, 0xff, 0xa1, b'v',
+        ];
+        assert_eq!(
+            decode(Format::V04, &key),
+            Err(Error::InvalidUtf8 { offset: 9 })
         );
     }
 

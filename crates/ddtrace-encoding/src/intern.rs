@@ -29,18 +29,26 @@ struct CacheEntry {
 /// costs several times more per short string; the random keys keep collisions from being
 /// computable in advance.
 #[derive(Debug, Clone)]
-struct FoldState {
+pub(crate) struct FoldState {
     k0: u64,
     k1: u64,
 }
 
 impl FoldState {
-    fn new() -> Self {
+    pub(crate) fn new() -> Self {
         let random = RandomState::new();
         FoldState {
             k0: random.hash_one(0x243f_6a88_85a3_08d3_u64),
             k1: random.hash_one(0x1319_8a2e_0370_7344_u64) | 1,
         }
+    }
+
+    /// The hash of `bytes` alone (no length prefix or terminator).
+    #[inline]
+    pub(crate) fn hash_bytes(&self, bytes: &[u8]) -> u64 {
+        let mut hasher = self.build_hasher();
+        hasher.write(bytes);
+        hasher.finish()
     }
 }
 
@@ -55,7 +63,7 @@ impl BuildHasher for FoldState {
 }
 
 #[derive(Debug)]
-struct FoldHasher {
+pub(crate) struct FoldHasher {
     acc: u64,
     key: u64,
 }

@@ -122,6 +122,28 @@ impl<'a> Reader<'a> {
     /// A string (nil reads as empty).
     pub(crate) fn str(&mut self) -> Result<&'a str> {
         let offset = self.pos;
+        let bytes = self.raw_str()?;
+        std::str::from_utf8(bytes).map_err(|_| Error::InvalidUtf8 { offset })
+    }
+
+    /// The bytes of a string, not yet checked to be UTF-8 (nil reads as empty).
+    #[inline(always)]
+    pub(crate) fn raw_str(&mut self) -> Result<&'a [u8]> {
+        let offset = self.pos;
+        if let Some(&m @ 0xa0..=0xbf) = self.buf.get(offset) {
+            let end = offset + 1 + usize::from(m & 0x1f);
+            if let Some(bytes) = self.buf.get(offset + 1..end) {
+                self.pos = end;
+                return Ok(bytes);
+            }
+        }
+        self.raw_str_slow()
+    }
+
+    /// [`raw_str`](Self::raw_str) past its `fixstr` fast path.
+    #[inline(never)]
+    fn raw_str_slow(&mut self) -> Result<&'a [u8]> {
+        let offset = self.pos;
         let n = match self.u8()? {
             m @ 0xa0..=0xbf => usize::from(m & 0x1f),
             0xd9 => usize::from(self.u8()?),
@@ -130,7 +152,7 @@ impl<'a> Reader<'a> {
             0xc0 => 0,
             _ => return Err(self.unexpected(offset, "a string")),
         };
-        std::str::from_utf8(self.take(n)?).map_err(|_| Error::InvalidUtf8 { offset })
+        self.take(n)
     }
 
     /// A binary blob.
@@ -145,8 +167,13 @@ impl<'a> Reader<'a> {
         self.take(n)
     }
 
+    #[inline]
     fn int(&mut self) -> Result<Int> {
         let offset = self.pos;
+        if let Some(&m @ 0x00..=0x7f) = self.buf.get(offset) {
+            self.pos += 1;
+            return Ok(Int::U(u64::from(m)));
+        }
         Ok(match self.u8()? {
             m @ 0x00..=0x7f => Int::U(u64::from(m)),
             m @ 0xe0..=0xff => Int::I(i64::from(m as i8)),
