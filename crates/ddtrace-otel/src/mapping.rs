@@ -48,13 +48,16 @@ pub(crate) fn operation_name<'a>(
     let non_empty = |key: &str| attr(key).filter(|v| !v.is_empty());
     let is = |k: SpanKind| std::mem::discriminant(kind) == std::mem::discriminant(&k);
     let (server, client) = (is(SpanKind::Server), is(SpanKind::Client));
-    let http = attr("http.request.method").is_some() || attr("http.method").is_some();
+    // Attributes are looked up only for the rules that can apply to the kind.
     let name: Cow<'static, str> = 'rules: {
-        if http && server {
-            break 'rules "http.server.request".into();
-        }
-        if http && client {
-            break 'rules "http.client.request".into();
+        if server || client {
+            let http = attr("http.request.method").is_some() || attr("http.method").is_some();
+            if http && server {
+                break 'rules "http.server.request".into();
+            }
+            if http && client {
+                break 'rules "http.client.request".into();
+            }
         }
         if client {
             if let Some(db) = non_empty("db.system").or_else(|| non_empty("db.system.name")) {
@@ -68,7 +71,11 @@ pub(crate) fn operation_name<'a>(
                 break 'rules Cow::Owned(format!("{system}.{op}"));
             }
         }
-        let rpc = non_empty("rpc.system");
+        let rpc = if server || client {
+            non_empty("rpc.system")
+        } else {
+            None
+        };
         if client && rpc.as_deref() == Some("aws-api") {
             break 'rules match non_empty("rpc.service") {
                 Some(service) => Cow::Owned(format!("aws.{service}.request")),
@@ -99,15 +106,14 @@ pub(crate) fn operation_name<'a>(
         if non_empty("graphql.operation.type").is_some() {
             break 'rules "graphql.server.request".into();
         }
-        let protocol = non_empty("network.protocol.name");
         if server {
-            break 'rules match protocol {
+            break 'rules match non_empty("network.protocol.name") {
                 Some(p) => Cow::Owned(format!("{p}.server.request")),
                 None => "server.request".into(),
             };
         }
         if client {
-            break 'rules match protocol {
+            break 'rules match non_empty("network.protocol.name") {
                 Some(p) => Cow::Owned(format!("{p}.client.request")),
                 None => "client.request".into(),
             };
