@@ -236,7 +236,28 @@ impl KeyHasher {
     }
 }
 
-type KeySet = HashSet<&'static str, BuildHasherDefault<KeyHasher>>;
+/// The interned keys, and the last key seen at each of [`RECENT`] slots chosen by the
+/// address of the key's text: a key with static text (the usual case) is found again with
+/// one comparison, without hashing it.
+struct KeySet {
+    keys: HashSet<&'static str, BuildHasherDefault<KeyHasher>>,
+    recent: [&'static str; RECENT],
+}
+
+const RECENT: usize = 64;
+
+impl Default for KeySet {
+    fn default() -> Self {
+        KeySet {
+            keys: HashSet::default(),
+            recent: [""; RECENT],
+        }
+    }
+}
+
+fn recent_slot(text: &str) -> usize {
+    ((text.as_ptr() as usize >> 3) ^ text.len()) % RECENT
+}
 
 /// Attribute keys seen by the mapping, kept for the life of the process so that a key
 /// becomes a static `Str`: no allocation, copy or free per attribute on the worker (keys are
@@ -262,13 +283,18 @@ impl Interner {
         let Some(set) = guard.as_mut() else {
             return Str::from(String::from(key));
         };
-        if let Some(known) = set.get(key.as_str()) {
+        let slot = recent_slot(key.as_str());
+        if set.recent[slot] == key.as_str() {
+            return Str::from_static(set.recent[slot]);
+        }
+        if let Some(&known) = set.keys.get(key.as_str()) {
+            set.recent[slot] = known;
             return Str::from_static(known);
         }
         let text = String::from(key);
-        if set.len() < MAX_INTERNED_KEYS && text.len() <= MAX_INTERNED_KEY_LEN {
+        if set.keys.len() < MAX_INTERNED_KEYS && text.len() <= MAX_INTERNED_KEY_LEN {
             let leaked: &'static str = Box::leak(text.into_boxed_str());
-            set.insert(leaked);
+            set.keys.insert(leaked);
             return Str::from_static(leaked);
         }
         Str::from(text)
@@ -599,7 +625,11 @@ pub(crate) fn map_span(
     }
 
     // Events (§7.2, §7.3).
-    let events: Vec<SpanEvent> = rec.events.into_iter().map(|e| event_of(e, keys)).collect();
+    let events: Vec<SpanEvent> = if rec.events.is_empty() {
+        Vec::new()
+    } else {
+        rec.events.into_iter().map(|e| event_of(e, keys)).collect()
+    };
     let has_exception = events
         .iter()
         .any(|e| e.name.eq_ignore_ascii_case(EXCEPTION));
@@ -645,7 +675,9 @@ pub(crate) fn map_span(
         Status::Unset => {}
     }
     span.events = events;
-    span.links = rec.links.into_iter().filter_map(link_of).collect();
+    if !rec.links.is_empty() {
+        span.links = rec.links.into_iter().filter_map(link_of).collect();
+    }
     span
 }
 
