@@ -787,6 +787,20 @@ mod tests {
     }
 
     #[test]
+    fn interned_keys_keep_their_text_past_the_bound() {
+        let mut keys = Interner::new();
+        for round in 0..2 {
+            for i in 0..MAX_INTERNED_KEYS + 100 {
+                let text = format!("key.{i}");
+                assert_eq!(keys.key(Key::new(text.clone())), text.as_str(), "{round}");
+            }
+            assert_eq!(keys.key(Key::from_static_str("http.route")), "http.route");
+            let long = "k".repeat(MAX_INTERNED_KEY_LEN + 1);
+            assert_eq!(keys.key(Key::new(long.clone())), long.as_str());
+        }
+    }
+
+    #[test]
     fn span_types_by_kind() {
         assert_eq!(span_type(&SpanKind::Server, None), "web");
         assert_eq!(span_type(&SpanKind::Client, Some("PostgreSQL")), "sql");
