@@ -448,7 +448,8 @@ impl Trace {
             let d = &st.decision;
             let sampled = d.priority.map_or(sampled_at_start, |p| p.is_keep());
             let state = match simple_dd_member(self.trace_id, span_id, d) {
-                Some(member) => OtelTraceState::from_key_value([("dd", member)]).ok(),
+                // `insert` takes the text; `from_key_value` would copy it.
+                Some(member) => OtelTraceState::NONE.insert("dd", member).ok(),
                 None => w3c_tracestate(&self.shared.w3c, self.trace_id, span_id, d)
                     .and_then(|h| OtelTraceState::from_str(&h).ok()),
             };
