@@ -90,9 +90,43 @@
 //! the API's no-op tracer. On a shared 2-core machine (runs vary by ±30%): a child span
 //! with 4 attributes costs about 200 ns here against 290–320 ns in the SDK; a 10-span trace
 //! with 8 attributes per span about 300–420 ns per span against 340–450 ns; 4 threads at
-//! once reach about 140 ns per span against 380 ns. The mapping itself (about 550 ns per span)
-//! runs on the exporter's worker. Allocation is what costs most: spans' attributes are
-//! gathered into one vector per trace so that few, large blocks cross to the worker.
+//! once reach about 140 ns per span against 380 ns. The mapping runs on the exporter's
+//! worker. Allocation is what costs most: spans' attributes are gathered into one vector per
+//! trace so that few, large blocks cross to the worker.
+//!
+//! What keeps both sides cheap:
+//!
+//! * A trace's buffers are sized like the last trace its thread completed, but never more
+//!   than its first span needs when that thread's traces are single spans. A span's
+//!   attribute vector is a staging area: emptied into the trace's at the span's end, it is
+//!   kept for the next span of the thread. The sampling decision is shared with the pending
+//!   chunks (copied on write), not copied per chunk. `span_context()` writes the `dd`
+//!   tracestate member directly (it runs whenever a span is put in a `Context`).
+//! * The mapping takes the attributes: owned string values are moved into the Datadog span,
+//!   and keys are interned for the life of the process (at most 1 024 keys of at most 64
+//!   bytes; found again by their text's address, then by a hash), so the usual static key
+//!   costs no allocation. The operation-name rules look up only the attributes that their
+//!   span kind can use.
+//! * `PendingChunk::size_hint` counts the chunk's buffers at their capacity, its decision,
+//!   names, events and links, and 8 bytes per attribute for its strings (estimated: it runs
+//!   on the application thread when the exporter queues the chunk).
+//!
+//! Measured (callgrind, instructions per span; a 10-span trace with 8 attributes per span
+//! (one of them a formatted string), or a single span without attributes; deterministic):
+//!
+//! | | before | after |
+//! |---|---|---|
+//! | application thread, 10-span trace | 3 443 | 3 166 |
+//! | application thread, 1 span | 4 255 | 3 454 |
+//! | mapping (`into_chunk` and the drop of its result), 10-span trace | 10 909 | 6 605 |
+//! | mapping, 1 span | 4 809 | 4 429 |
+//!
+//! End to end (`throughput --only ddtrace --only 1`, agent transport and encoding of the
+//! same commit for both, medians of 3–5 runs, load average 2.2–6 on 2 cores, so ±20%):
+//! 10-span traces: application thread 600–650 → 510–900 ns per span (within the noise),
+//! process CPU 3 700–4 040 → 2 870–3 250 ns per span delivered, peak RSS 230–243 → 183–241
+//! MiB; single spans: application thread 1 970–2 620 → 910–1 190 ns, process CPU
+//! 3 850–4 700 → 2 660–3 130 ns, peak RSS 343–504 → 170–207 MiB.
 //!
 //! # Supported Rust versions
 //!
