@@ -1,5 +1,6 @@
 //! Encoding 1,000 realistic spans: our v0.4 and v0.5 encoders against a plain
-//! `#[derive(Serialize)]` + `rmp-serde` baseline writing the same v0.4 layout.
+//! `#[derive(Serialize)]` + `rmp-serde` baseline writing the same v0.4 layout; and decoding
+//! them back.
 //!
 //! The baseline's structs are built before timing (it measures serialization only), and
 //! every contender reuses its output buffer.
@@ -112,5 +113,28 @@ fn encoding(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, encoding);
+/// Decoding the same 1,000 spans back into chunks (what the test agent and the benchmark's
+/// sink do with every payload), output dropped inside the timing as a consumer would.
+fn decoding(c: &mut Criterion) {
+    let chunks = realistic_chunks(SPANS);
+    let mut group = c.benchmark_group("decode_1000_spans");
+    group.throughput(Throughput::Elements(SPANS as u64));
+    for format in [Format::V04, Format::V05] {
+        let mut encoder = PayloadEncoder::new(format, EncodeOptions::default());
+        for chunk in &chunks {
+            encoder.push(chunk);
+        }
+        let payload = encoder.finish().to_vec();
+        group.bench_function(format.to_string(), |b| {
+            b.iter(|| {
+                ddtrace_encoding::decode(format, black_box(&payload))
+                    .map(|decoded| decoded.len())
+                    .unwrap_or_default()
+            })
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, encoding, decoding);
 criterion_main!(benches);
