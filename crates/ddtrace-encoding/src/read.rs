@@ -167,13 +167,8 @@ impl<'a> Reader<'a> {
         self.take(n)
     }
 
-    #[inline]
     fn int(&mut self) -> Result<Int> {
         let offset = self.pos;
-        if let Some(&m @ 0x00..=0x7f) = self.buf.get(offset) {
-            self.pos += 1;
-            return Ok(Int::U(u64::from(m)));
-        }
         Ok(match self.u8()? {
             m @ 0x00..=0x7f => Int::U(u64::from(m)),
             m @ 0xe0..=0xff => Int::I(i64::from(m as i8)),
@@ -191,7 +186,21 @@ impl<'a> Reader<'a> {
 
     /// An id-like unsigned 64-bit field. Negative values (signed encoders) are read as their
     /// two's complement, as the agent does.
+    #[inline(always)]
     pub(crate) fn u64(&mut self) -> Result<u64> {
+        // The forms of small values (flags, v0.5 string indexes) first.
+        let (value, width) = match self.buf.get(self.pos..) {
+            Some(&[m @ 0x00..=0x7f, ..]) => (u64::from(m), 1),
+            Some(&[0xcc, b, ..]) => (u64::from(b), 2),
+            Some(&[0xcd, h, l, ..]) => (u64::from(u16::from_be_bytes([h, l])), 3),
+            _ => return self.u64_slow(),
+        };
+        self.pos += width;
+        Ok(value)
+    }
+
+    #[inline(never)]
+    fn u64_slow(&mut self) -> Result<u64> {
         Ok(match self.int()? {
             Int::U(v) => v,
             Int::I(v) => v as u64,
