@@ -32,6 +32,9 @@ use crate::{Error, Format, Result, json};
 /// integer width, `nil` for strings and maps, integers for floats, unknown v0.4 span keys
 /// (skipped). It never panics, and its allocations are bounded by the payload's length.
 ///
+/// Equal strings usually share one allocation: each v0.5 table entry becomes one `Arc<str>`,
+/// and v0.4 text read again reuses the `Str` made the first time (a bounded cache).
+///
 /// # Errors
 ///
 /// [`Error`] describes the first problem found and its byte offset.

@@ -48,9 +48,19 @@
 //!
 //! Encoding 1,000 spans (10 meta, 4 metrics each) takes about 100 ns per span in v0.4,
 //! roughly 2.5 times faster than serializing the same data with `#[derive(Serialize)]` and
-//! `rmp-serde` (`cargo bench -p ddtrace-benches --bench encoding`). v0.5 pays for interning:
-//! a keyed folded-multiply hash, plus a per-chunk cache by address so the key literals and
-//! shared values repeated on every span are not hashed again.
+//! `rmp-serde` (`cargo bench -p ddtrace-benches --bench encoding`). v0.5 takes about 130 ns
+//! per span (about 2,900 instructions, against 2,100 for v0.4): the string table remembers,
+//! for the whole payload, the address of every string that repeats (key literals, `Arc`
+//! values), so interning one costs an address lookup (plus a compare with the table's copy
+//! when the address comes from an earlier chunk, which may have been freed since). Only a
+//! string the payload has not interned from that address is hashed, with a keyed
+//! folded-multiply hash, 16 bytes per multiply.
+//!
+//! Decoding the same spans costs about 0.9 µs per span in either format (9,200 and 6,000
+//! instructions for v0.4 and v0.5), mostly building and later dropping the model's spans and
+//! maps: a v0.4 string read again shares the `Arc<str>` made the first time (a bounded cache
+//! per payload), without another allocation or UTF-8 check; v0.5 strings come from the
+//! table.
 //!
 //! ## Supported Rust versions
 //!

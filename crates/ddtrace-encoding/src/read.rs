@@ -350,6 +350,17 @@ mod tests {
         assert_eq!(r.i64("x").ok(), Some(1000));
         assert_eq!(r.i64("x").ok(), Some(-1));
         assert_eq!(r.i64("x").ok(), Some(i64::MIN));
+        let mut r = Reader::new(&[0xcc, 200, 0xcd, 0x03, 0xe8, 0xff, 0xce, 0, 1, 0, 0]);
+        assert_eq!(r.u64().ok(), Some(200));
+        assert_eq!(r.u64().ok(), Some(1000));
+        assert_eq!(r.u64().ok(), Some(u64::MAX));
+        assert_eq!(r.u64().ok(), Some(65_536));
+        for cut in [&[0xcc][..], &[0xcd, 3], &[0xce, 0, 1]] {
+            assert!(matches!(
+                Reader::new(cut).u64(),
+                Err(Error::Truncated { .. })
+            ));
+        }
         let mut r = Reader::new(&[0xcf, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff]);
         assert!(matches!(
             r.i64("start"),
