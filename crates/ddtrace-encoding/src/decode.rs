@@ -8,7 +8,7 @@ use ddtrace_model::{
     TagMap, TraceChunk, TraceId, tags,
 };
 
-use crate::intern::FoldState;
+use crate::intern::{FoldState, same_bytes};
 use crate::read::Reader;
 use crate::{Error, Format, Result, json};
 
@@ -167,31 +167,6 @@ impl<'a> Texts<'a> {
             };
         }
         Ok(text)
-    }
-}
-
-/// `a == b`, without a `memcmp` call for the short strings most keys and values are.
-#[inline(always)]
-fn same_bytes(a: &[u8], b: &[u8]) -> bool {
-    fn u64s(s: &[u8]) -> (u64, u64) {
-        let first = s.first_chunk().map_or(0, |w| u64::from_le_bytes(*w));
-        let last = s.last_chunk().map_or(0, |w| u64::from_le_bytes(*w));
-        (first, last)
-    }
-    fn u32s(s: &[u8]) -> (u32, u32) {
-        let first = s.first_chunk().map_or(0, |w| u32::from_le_bytes(*w));
-        let last = s.last_chunk().map_or(0, |w| u32::from_le_bytes(*w));
-        (first, last)
-    }
-    let len = a.len();
-    if len != b.len() {
-        return false;
-    }
-    // Two words that cover every byte (overlapping when shorter than both).
-    match len {
-        4..=8 => u32s(a) == u32s(b),
-        9..=16 => u64s(a) == u64s(b),
-        _ => a == b,
     }
 }
 
@@ -622,20 +597,6 @@ mod tests {
             chunk.spans[0].metrics.get(tags::SAMPLING_PRIORITY),
             Some(&1.5)
         );
-    }
-
-    #[test]
-    fn same_bytes_agrees_with_slice_equality() {
-        for len in 0..40 {
-            let a = vec![b'x'; len];
-            assert!(same_bytes(&a, &a.clone()));
-            assert!(!same_bytes(&a, &vec![b'x'; len + 1]));
-            for pos in 0..len {
-                let mut b = a.clone();
-                b[pos] = b'y';
-                assert!(!same_bytes(&a, &b), "{len} {pos}");
-            }
-        }
     }
 
     #[test]

@@ -134,6 +134,31 @@ impl Hasher for FoldHasher {
     }
 }
 
+/// `a == b`, without a `memcmp` call for the short strings most keys and values are.
+#[inline(always)]
+pub(crate) fn same_bytes(a: &[u8], b: &[u8]) -> bool {
+    fn u64s(s: &[u8]) -> (u64, u64) {
+        let first = s.first_chunk().map_or(0, |w| u64::from_le_bytes(*w));
+        let last = s.last_chunk().map_or(0, |w| u64::from_le_bytes(*w));
+        (first, last)
+    }
+    fn u32s(s: &[u8]) -> (u32, u32) {
+        let first = s.first_chunk().map_or(0, |w| u32::from_le_bytes(*w));
+        let last = s.last_chunk().map_or(0, |w| u32::from_le_bytes(*w));
+        (first, last)
+    }
+    let len = a.len();
+    if len != b.len() {
+        return false;
+    }
+    // Two words that cover every byte (overlapping when shorter than both).
+    match len {
+        4..=8 => u32s(a) == u32s(b),
+        9..=16 => u64s(a) == u64s(b),
+        _ => a == b,
+    }
+}
+
 /// Where a string sits in the table of the payload being built.
 #[derive(Debug, Clone, Copy)]
 struct Slot {
@@ -226,7 +251,8 @@ impl StringTable {
                     }
                     if e.stamp >= self.payload_stamp {
                         let start = e.offset as usize;
-                        if self.bytes.get(start..start + len) == Some(s.as_bytes()) {
+                        let copy = self.bytes.get(start..start + len).unwrap_or_default();
+                        if same_bytes(copy, s.as_bytes()) {
                             e.stamp = self.stamp;
                             return e.index;
                         }
@@ -387,6 +413,20 @@ mod tests {
                     t.intern_borrowed(other);
                 }
                 assert!(cached(&t, shared).is_none());
+            }
+        }
+    }
+
+    #[test]
+    fn same_bytes_agrees_with_slice_equality() {
+        for len in 0..40 {
+            let a = vec![b'x'; len];
+            assert!(same_bytes(&a, &a.clone()));
+            assert!(!same_bytes(&a, &vec![b'x'; len + 1]));
+            for pos in 0..len {
+                let mut b = a.clone();
+                b[pos] = b'y';
+                assert!(!same_bytes(&a, &b), "{len} {pos}");
             }
         }
     }

@@ -49,7 +49,7 @@
 //! Encoding 1,000 spans (10 meta, 4 metrics each) takes about 100 ns per span in v0.4,
 //! roughly 2.5 times faster than serializing the same data with `#[derive(Serialize)]` and
 //! `rmp-serde` (`cargo bench -p ddtrace-benches --bench encoding`). v0.5 takes about 130 ns
-//! per span (about 2,900 instructions, against 2,100 for v0.4): the string table remembers,
+//! per span (about 2,700 instructions, against 2,100 for v0.4): the string table remembers,
 //! for the whole payload, the address of every string that repeats (key literals, `Arc`
 //! values), so interning one costs an address lookup (plus a compare with the table's copy
 //! when the address comes from an earlier chunk, which may have been freed since). Only a
