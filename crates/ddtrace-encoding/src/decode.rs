@@ -90,7 +90,8 @@ const TEXT_WAYS: usize = 4;
 struct Seen<'a> {
     hash: u64,
     bytes: &'a [u8],
-    text: Str,
+    /// `None` only in a way never filled (whose `bytes` match nothing read).
+    text: Option<Arc<str>>,
     /// Read again since cached (or since the set's last sweep).
     hot: bool,
 }
@@ -132,8 +133,10 @@ impl<'a> Texts<'a> {
         if let Some(ways) = self.sets.get_mut(set) {
             for seen in ways {
                 if seen.hash == hash && same_bytes(seen.bytes, bytes) {
-                    seen.hot = true;
-                    return Ok(seen.text.clone());
+                    if let Some(text) = &seen.text {
+                        seen.hot = true;
+                        return Ok(Str::from(Arc::clone(text)));
+                    }
                 }
             }
         }
@@ -143,9 +146,9 @@ impl<'a> Texts<'a> {
     /// A string not in the cache: checked, allocated and cached.
     #[inline(never)]
     fn miss(&mut self, bytes: &'a [u8], offset: usize, hash: u64, set: usize) -> Result<Str> {
-        let text = Str::from(Arc::<str>::from(utf8(bytes, offset)?));
+        let text = Arc::<str>::from(utf8(bytes, offset)?);
         let Some(ways) = self.sets.get_mut(set) else {
-            return Ok(text);
+            return Ok(Str::from(text));
         };
         // The first cold way from a rotating start; when all are hot, a sweep makes them
         // cold again (a clock).
@@ -162,11 +165,11 @@ impl<'a> Texts<'a> {
             *way = Seen {
                 hash,
                 bytes,
-                text: text.clone(),
+                text: Some(Arc::clone(&text)),
                 hot: false,
             };
         }
-        Ok(text)
+        Ok(Str::from(text))
     }
 }
 
@@ -407,9 +410,9 @@ fn decode_v05(r: &mut Reader<'_>) -> Result<Vec<TraceChunk>> {
         });
     }
     let n = r.array_len()?;
-    let mut table: Vec<Str> = Vec::with_capacity(n);
+    let mut table: Vec<Arc<str>> = Vec::with_capacity(n);
     for _ in 0..n {
-        table.push(Str::from(Arc::<str>::from(r.str()?)));
+        table.push(Arc::from(r.str()?));
     }
     let string = |r: &mut Reader<'_>| -> Result<Str> {
         let offset = r.offset();
@@ -417,7 +420,7 @@ fn decode_v05(r: &mut Reader<'_>) -> Result<Vec<TraceChunk>> {
         usize::try_from(index)
             .ok()
             .and_then(|i| table.get(i))
-            .cloned()
+            .map(|text| Str::from(Arc::clone(text)))
             .ok_or(Error::StringIndex {
                 offset,
                 index,

@@ -56,7 +56,7 @@
 //! string the payload has not interned from that address is hashed, with a keyed
 //! folded-multiply hash, 16 bytes per multiply.
 //!
-//! Decoding the same spans costs about 0.9 µs per span in either format (9,200 and 6,000
+//! Decoding the same spans costs about 0.9 µs per span in either format (8,800 and 5,800
 //! instructions for v0.4 and v0.5), mostly building and later dropping the model's spans and
 //! maps: a v0.4 string read again shares the `Arc<str>` made the first time (a bounded cache
 //! per payload), without another allocation or UTF-8 check; v0.5 strings come from the
