@@ -7,11 +7,13 @@
 //!
 //! What it guarantees:
 //! * **The application thread never waits on the network.** [`AgentTransport::enqueue`] takes a
-//!   short lock and pushes; the worker thread does all I/O.
+//!   short lock and pushes; the worker thread and its sending thread do all I/O.
 //! * **Memory is bounded** by the queue limits (spans and bytes) plus what the worker holds:
 //!   it streams, taking at most about 1,000 spans (or 1 MiB) from the queue at a time, mapping
 //!   and encoding one chunk at a time and freeing each as soon as it is encoded, so besides the
-//!   queue it holds one small batch and the bytes of one payload.
+//!   queue it holds one small batch and the bytes of two payloads: the one being encoded and
+//!   the one a second thread (`ddtrace-sender`) is sending, so that encoding overlaps the
+//!   agent's reading. Payloads are still sent one at a time and in order.
 //! * **Nothing is lost silently.** Every span handed over is sent, still queued, or counted in
 //!   one of the `spans_dropped_*` counters of [`TransportStats`]; drops are logged (at most
 //!   every 10 s) through the `log` crate.
@@ -47,6 +49,7 @@ mod container;
 mod error;
 mod info;
 mod queue;
+mod sender;
 mod stats;
 mod transport;
 mod uds;

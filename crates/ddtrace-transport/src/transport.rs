@@ -91,7 +91,8 @@ impl Shared {
 /// worker sends on an interval, earlier when the queue fills, retries transient failures with
 /// backoff, and counts every chunk it cannot deliver ([`stats`](AgentTransport::stats)).
 /// Memory is bounded by the queue limits plus what the streaming worker holds: one batch of
-/// at most about 1,000 queued spans and the bytes of one payload.
+/// at most about 1,000 queued spans and the bytes of two payloads (one being encoded, one
+/// being sent by its sending thread).
 ///
 /// ```no_run
 /// use std::time::Duration;
@@ -143,7 +144,7 @@ impl AgentTransport {
             started: Instant::now(),
             last_drop_log: AtomicU64::new(0),
         });
-        let worker = Worker::new(Arc::clone(&shared));
+        let worker = Worker::new(Arc::clone(&shared)).map_err(Error::Spawn)?;
         let handle = std::thread::Builder::new()
             .name("ddtrace-transport".to_owned())
             .spawn(move || worker.run())

@@ -8,6 +8,7 @@ use ddtrace_model::{PendingChunk, TraceChunk};
 
 use crate::client::{Client, Failure, Response};
 use crate::info::{AgentInfo, parse_rate_by_service};
+use crate::sender::{Done, Request, Sender};
 use crate::stats::DropReason;
 use crate::transport::Shared;
 
@@ -28,7 +29,13 @@ pub(crate) const WAKE_SPANS: usize = 2_000;
 /// The worker's private state.
 pub(crate) struct Worker {
     shared: Arc<Shared>,
+    /// For `/info`; trace requests go through `sender`.
     client: Client,
+    sender: Sender,
+    /// The payload whose request the sending thread is performing.
+    in_flight: Option<Payload>,
+    /// A payload buffer to reuse.
+    spare: Vec<u8>,
     encoder: PayloadEncoder,
     /// The format and event mode `encoder` was made for.
     encoder_key: (Format, bool),
@@ -51,6 +58,13 @@ struct Headers {
     entity_id: Option<String>,
 }
 
+/// What the worker needs to know about a payload whose bytes are out of the encoder.
+struct Payload {
+    chunks: u64,
+    spans: u64,
+    format: Format,
+}
+
 /// How a send ended.
 enum Outcome {
     Sent,
@@ -62,17 +76,21 @@ enum Outcome {
 }
 
 impl Worker {
-    pub(crate) fn new(shared: Arc<Shared>) -> Self {
+    pub(crate) fn new(shared: Arc<Shared>) -> std::io::Result<Self> {
         let config = &shared.config;
         let client = Client::new(&config.agent, config.request_timeout);
+        let sender = Sender::start(Client::new(&config.agent, config.request_timeout))?;
         let headers = Headers {
             tracer_version: config.tracer_version.clone(),
             entity_id: config.container_id.as_ref().map(|id| format!("ci-{id}")),
             container_id: config.container_id.clone(),
         };
         let format = config.api_version.unwrap_or(Format::V04);
-        Worker {
+        Ok(Worker {
             client,
+            sender,
+            in_flight: None,
+            spare: Vec::new(),
             encoder: PayloadEncoder::new(format, EncodeOptions::default()),
             encoder_key: (format, false),
             soft_limit: config.max_payload_bytes,
@@ -83,7 +101,7 @@ impl Worker {
             agent_down: false,
             headers,
             shared,
-        }
+        })
     }
 
     /// Runs until shutdown; every chunk taken is sent or counted as dropped.
@@ -133,6 +151,7 @@ impl Worker {
                         self.shared.dropped(DropReason::Shutdown, chunks, spans);
                     }
                     self.send_current();
+                    self.complete_in_flight();
                     self.settle(settled);
                     return;
                 }
@@ -148,6 +167,7 @@ impl Worker {
             }
             if let Some(settled) = finish {
                 self.send_current();
+                self.complete_in_flight();
                 self.settle(settled);
                 if self.shared.queue.lock().items.is_empty() {
                     return;
@@ -206,59 +226,93 @@ impl Worker {
         (soft, hard)
     }
 
-    /// Sends the payload in progress, if any, and empties the encoder. The payload exceeds the
+    /// Hands the payload in progress, if any, to the sending thread and empties the encoder,
+    /// after the previous payload's request has completed (so payloads arrive in order and at
+    /// most one is in flight while the next is being encoded). The payload exceeds the
     /// threshold by at most one chunk; the rare paths that need the chunks again (over the
-    /// agent's hard limit, 413, 404 on v0.5) decode them from the payload and go through
-    /// [`Worker::send_group`].
+    /// agent's hard limit, 413, 404 on v0.5) decode them from the payload's bytes and go
+    /// through [`Worker::send_group`].
     fn send_current(&mut self) {
         if self.encoder.is_empty() {
             return;
         }
-        let chunks = self.encoder.chunk_count() as u64;
-        let spans = self.encoder.span_count() as u64;
+        let payload = Payload {
+            chunks: self.encoder.chunk_count() as u64,
+            spans: self.encoder.span_count() as u64,
+            format: self.encoder.format(),
+        };
+        let mut body = std::mem::take(&mut self.spare);
+        body.clear();
+        body.extend_from_slice(self.encoder.finish());
+        self.reset_encoder();
+        self.complete_in_flight();
         let (_, hard) = self.payload_limits();
         if self.shared.queue.lock().abort {
-            self.shared.dropped(DropReason::Shutdown, chunks, spans);
-        } else if self.encoder.encoded_len() > hard {
-            if let Some(group) = self.decode_current(DropReason::TooLarge) {
+            self.shared
+                .dropped(DropReason::Shutdown, payload.chunks, payload.spans);
+            self.spare = body;
+        } else if body.len() > hard {
+            if let Some(group) = self.decode_body(&payload, &body, DropReason::TooLarge) {
                 self.send_group(group);
             }
+            self.spare = body;
         } else {
-            match self.send_payload(chunks, spans) {
-                Outcome::Sent => {}
-                Outcome::Dropped(reason) => self.shared.dropped(reason, chunks, spans),
-                Outcome::Split if chunks > 1 => {
-                    if let Some(group) = self.decode_current(DropReason::TooLarge) {
-                        let (a, b) = halves(group);
-                        self.send_group(a);
-                        self.send_group(b);
-                    }
-                }
-                Outcome::Split => self.shared.dropped(DropReason::TooLarge, chunks, spans),
-                Outcome::Downgrade => {
-                    log::warn!("ddtrace: the agent does not accept v0.5 payloads; using v0.4");
-                    let group = self.decode_current(DropReason::Rejected);
-                    self.format = Format::V04;
-                    if let Some(group) = group {
-                        self.send_group(group);
-                    }
+            match self.dispatch(&payload, body) {
+                Ok(()) => self.in_flight = Some(payload),
+                Err(body) => {
+                    self.shared
+                        .dropped(DropReason::SendFailed, payload.chunks, payload.spans);
+                    self.spare = body;
                 }
             }
         }
-        self.reset_encoder();
     }
 
-    /// The chunks of the payload in progress, decoded back from its bytes. Our own payloads
-    /// always decode; if one did not, its spans are counted as dropped for `reason`.
-    fn decode_current(&mut self, reason: DropReason) -> Option<Vec<TraceChunk>> {
-        let format = self.encoder.format();
-        match decode(format, self.encoder.finish()) {
+    /// Waits for the payload in flight, if any, retrying it as the policy says, and deals with
+    /// how it ended.
+    fn complete_in_flight(&mut self) {
+        let Some(payload) = self.in_flight.take() else {
+            return;
+        };
+        let (outcome, body) = self.await_reply(&payload);
+        match outcome {
+            Outcome::Sent => {}
+            Outcome::Dropped(reason) => self.shared.dropped(reason, payload.chunks, payload.spans),
+            Outcome::Split if payload.chunks > 1 => {
+                if let Some(group) = self.decode_body(&payload, &body, DropReason::TooLarge) {
+                    let (a, b) = halves(group);
+                    self.send_group(a);
+                    self.send_group(b);
+                }
+            }
+            Outcome::Split => {
+                self.shared
+                    .dropped(DropReason::TooLarge, payload.chunks, payload.spans);
+            }
+            Outcome::Downgrade => {
+                log::warn!("ddtrace: the agent does not accept v0.5 payloads; using v0.4");
+                self.format = Format::V04;
+                if let Some(group) = self.decode_body(&payload, &body, DropReason::Rejected) {
+                    self.send_group(group);
+                }
+            }
+        }
+        self.spare = body;
+    }
+
+    /// The chunks of a payload, decoded back from its bytes. Our own payloads always decode;
+    /// if one did not, its spans are counted as dropped for `reason`.
+    fn decode_body(
+        &self,
+        payload: &Payload,
+        body: &[u8],
+        reason: DropReason,
+    ) -> Option<Vec<TraceChunk>> {
+        match decode(payload.format, body) {
             Ok(group) => Some(group),
             Err(e) => {
                 log::warn!("ddtrace: could not re-read a payload to send it again: {e}");
-                let chunks = self.encoder.chunk_count() as u64;
-                let spans = self.encoder.span_count() as u64;
-                self.shared.dropped(reason, chunks, spans);
+                self.shared.dropped(reason, payload.chunks, payload.spans);
                 None
             }
         }
@@ -310,7 +364,26 @@ impl Worker {
                 }
                 continue;
             }
-            match self.send_payload(chunks, spans) {
+            let payload = Payload {
+                chunks,
+                spans,
+                format: self.encoder.format(),
+            };
+            let mut body = std::mem::take(&mut self.spare);
+            body.clear();
+            body.extend_from_slice(self.encoder.finish());
+            let outcome = match self.dispatch(&payload, body) {
+                Ok(()) => {
+                    let (outcome, body) = self.await_reply(&payload);
+                    self.spare = body;
+                    outcome
+                }
+                Err(body) => {
+                    self.spare = body;
+                    Outcome::Dropped(DropReason::SendFailed)
+                }
+            };
+            match outcome {
                 Outcome::Sent => {}
                 Outcome::Dropped(reason) => self.shared.dropped(reason, chunks, spans),
                 Outcome::Split if group.len() > 1 => {
@@ -326,55 +399,73 @@ impl Worker {
                 }
             }
         }
+        // The encoder must not keep these chunks: the next payload starts empty.
+        self.reset_encoder();
     }
 
-    /// Sends the payload in `self.encoder`, retrying as the policy says.
-    fn send_payload(&mut self, chunks: u64, spans: u64) -> Outcome {
+    /// Hands one attempt of `payload` to the sending thread; gives the body back if the
+    /// thread is gone.
+    fn dispatch(&self, payload: &Payload, body: Vec<u8>) -> std::result::Result<(), Vec<u8>> {
+        let mut headers: Vec<(&'static str, String)> = vec![
+            ("Content-Type", "application/msgpack".to_owned()),
+            ("X-Datadog-Trace-Count", payload.chunks.to_string()),
+            ("Datadog-Meta-Lang", "rust".to_owned()),
+            (
+                "Datadog-Meta-Lang-Version",
+                env!("DDTRACE_RUSTC_VERSION").to_owned(),
+            ),
+            ("Datadog-Meta-Lang-Interpreter", "rustc".to_owned()),
+            (
+                "Datadog-Meta-Tracer-Version",
+                self.headers.tracer_version.clone(),
+            ),
+            ("Datadog-Client-Computed-Top-Level", "yes".to_owned()),
+            ("Datadog-Send-Real-Http-Status", "yes".to_owned()),
+        ];
+        if let (Some(c), Some(e)) = (&self.headers.container_id, &self.headers.entity_id) {
+            headers.push(("Datadog-Container-ID", c.clone()));
+            headers.push(("Datadog-Entity-ID", e.clone()));
+        }
+        let request = Request {
+            path: payload.format.path(),
+            headers,
+            body,
+        };
+        self.sender.dispatch(request).map_err(|r| r.body)
+    }
+
+    /// Waits for the attempt in flight of `payload` and retries it as the policy says; returns
+    /// how it ended and its body.
+    fn await_reply(&mut self, payload: &Payload) -> (Outcome, Vec<u8>) {
         let config = &self.shared.config;
         let max_attempts = if self.agent_down {
             1
         } else {
             config.max_retries + 1
         };
-        let count = chunks.to_string();
-        let container_id = self.headers.container_id.clone();
-        let entity_id = self.headers.entity_id.clone();
-        let tracer_version = self.headers.tracer_version.clone();
-        let path = self.format.path();
+        let (chunks, spans) = (payload.chunks, payload.spans);
         let mut attempt = 0u32;
         loop {
             attempt += 1;
-            let mut headers: Vec<(&str, &str)> = vec![
-                ("Content-Type", "application/msgpack"),
-                ("X-Datadog-Trace-Count", &count),
-                ("Datadog-Meta-Lang", "rust"),
-                ("Datadog-Meta-Lang-Version", env!("DDTRACE_RUSTC_VERSION")),
-                ("Datadog-Meta-Lang-Interpreter", "rustc"),
-                ("Datadog-Meta-Tracer-Version", &tracer_version),
-                ("Datadog-Client-Computed-Top-Level", "yes"),
-                ("Datadog-Send-Real-Http-Status", "yes"),
-            ];
-            if let (Some(c), Some(e)) = (&container_id, &entity_id) {
-                headers.push(("Datadog-Container-ID", c));
-                headers.push(("Datadog-Entity-ID", e));
-            }
-            let body = self.encoder.finish();
+            let Some(Done { result, body }) = self.sender.wait() else {
+                log::warn!("ddtrace: the sending thread is gone; dropping {spans} spans");
+                return (Outcome::Dropped(DropReason::SendFailed), Vec::new());
+            };
             let bytes = body.len() as u64;
-            let result = self.client.put(path, &headers, body);
             let retryable = match result {
                 Ok(response) if (200..300).contains(&response.status) => {
                     self.agent_down = false;
                     self.shared.counters.sent(chunks, spans, bytes);
                     self.on_response(&response);
-                    return Outcome::Sent;
+                    return (Outcome::Sent, body);
                 }
                 Ok(response) => match response.status {
-                    404 if self.format == Format::V05 => return Outcome::Downgrade,
+                    404 if payload.format == Format::V05 => return (Outcome::Downgrade, body),
                     413 => {
                         log::warn!(
                             "ddtrace: the agent refused a {bytes}-byte payload as too large (413)"
                         );
-                        return Outcome::Split;
+                        return (Outcome::Split, body);
                     }
                     408 | 429 | 500..=599 => format!("status {}", response.status),
                     status => {
@@ -385,7 +476,7 @@ impl Worker {
                                 .take(200)
                                 .collect::<String>()
                         );
-                        return Outcome::Dropped(DropReason::Rejected);
+                        return (Outcome::Dropped(DropReason::Rejected), body);
                     }
                 },
                 Err(Failure::Timeout) => "timeout".to_owned(),
@@ -397,17 +488,21 @@ impl Worker {
                 );
                 self.agent_down = true;
                 self.info_fetched_at = None;
-                return Outcome::Dropped(DropReason::SendFailed);
+                return (Outcome::Dropped(DropReason::SendFailed), body);
             }
             log::debug!(
                 "ddtrace: attempt {attempt} to send {spans} spans failed ({retryable}); retrying"
             );
             self.shared.counters.retried();
-            if !self
-                .shared
-                .sleep(backoff(config.initial_backoff, config.max_backoff, attempt))
-            {
-                return Outcome::Dropped(DropReason::Shutdown);
+            if !self.shared.sleep(backoff(
+                self.shared.config.initial_backoff,
+                self.shared.config.max_backoff,
+                attempt,
+            )) {
+                return (Outcome::Dropped(DropReason::Shutdown), body);
+            }
+            if let Err(body) = self.dispatch(payload, body) {
+                return (Outcome::Dropped(DropReason::SendFailed), body);
             }
         }
     }
