@@ -121,12 +121,13 @@
 //! | mapping (`into_chunk` and the drop of its result), 10-span trace | 10 909 | 6 605 |
 //! | mapping, 1 span | 4 809 | 4 429 |
 //!
-//! End to end (`throughput --only ddtrace --only 1`, agent transport and encoding of the
-//! same commit for both, medians of 3–5 runs, load average 2.2–6 on 2 cores, so ±20%):
-//! 10-span traces: application thread 600–650 → 510–900 ns per span (within the noise),
-//! process CPU 3 700–4 040 → 2 870–3 250 ns per span delivered, peak RSS 230–243 → 183–241
-//! MiB; single spans: application thread 1 970–2 620 → 910–1 190 ns, process CPU
-//! 3 850–4 700 → 2 660–3 130 ns, peak RSS 343–504 → 170–207 MiB.
+//! End to end (`throughput --only ddtrace --only 1 --runs 3`, agent transport and encoding of
+//! the same commit for both, before and after run twice each, alternating, load average about
+//! 3 on 2 cores): 10-span traces: application thread 597–655 → 518–536 ns per span, process
+//! CPU 3 604–3 712 → 2 692–2 776 ns per span delivered, peak RSS 235–256 → 205–206 MiB;
+//! single spans: application thread 2 020–2 104 → 867–990 ns, process CPU 3 987–4 185 →
+//! 2 490–2 650 ns, peak RSS 431–457 → 176–179 MiB. (With the size hint now counting the
+//! real buffers, the transport's queue byte bound applies to single-span bursts too.)
 //!
 //! # Supported Rust versions
 //!
