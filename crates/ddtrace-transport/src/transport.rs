@@ -123,7 +123,7 @@ impl std::fmt::Debug for AgentTransport {
 impl AgentTransport {
     /// Starts the worker thread. The agent is contacted from that thread only (`/info` first).
     pub fn start(config: TransportConfig) -> Result<Self> {
-        // The worker streams (one batch and one payload in hand), so it starts as soon as
+        // The worker streams (one batch and two payloads in hand), so it starts as soon as
         // there is about a payload's worth queued: a burst is then sent while it is produced
         // instead of piling up to the queue's bound.
         let wake_at = (
