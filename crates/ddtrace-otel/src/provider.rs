@@ -509,12 +509,12 @@ impl Tracer {
     /// Runs the sampler for a new local root without an inherited priority.
     fn sample_root(
         &self,
-        decision: &mut Decision,
+        decision: Decision,
         trace_id: TraceId,
         kind: &SpanKind,
         name: &str,
         attributes: &[KeyValue],
-    ) {
+    ) -> Arc<Decision> {
         let cfg = &self.shared.config;
         let text = |key: &str| mapping::last_attr(attributes, key).map(Value::as_str);
         let service = text(SERVICE_NAME).filter(|s| !s.is_empty());
@@ -529,7 +529,7 @@ impl Tracer {
             .with_env(cfg.env.as_deref().unwrap_or(""))
             .with_tags(&tags);
         let d = self.shared.sampler.sample_root(&info);
-        decision.apply_sampler(&d);
+        trace::sampled_decision(decision, &d)
     }
 }
 
@@ -549,22 +549,22 @@ impl opentelemetry::trace::Tracer for Tracer {
             Parent::Remote {
                 trace_id,
                 span_id: parent,
-                mut decision,
+                decision,
                 links,
             } => {
-                if decision.priority.is_none() {
-                    self.sample_root(&mut decision, trace_id, &kind, &builder.name, &attributes);
-                }
+                let decision = if decision.priority.is_none() {
+                    self.sample_root(decision, trace_id, &kind, &builder.name, &attributes)
+                } else {
+                    Arc::new(decision)
+                };
                 let trace = Trace::new_root(&self.shared, trace_id, span_id, decision, links);
                 (trace, Some(parent), false)
             }
-            Parent::None {
-                mut decision,
-                links,
-            } => {
+            Parent::None { decision, links } => {
                 let seconds = u64::try_from(start_ns / 1_000_000_000).unwrap_or(0);
                 let trace_id = TraceId::generate(self.shared.config.trace_id_128, seconds);
-                self.sample_root(&mut decision, trace_id, &kind, &builder.name, &attributes);
+                let decision =
+                    self.sample_root(decision, trace_id, &kind, &builder.name, &attributes);
                 let trace = Trace::new_root(&self.shared, trace_id, span_id, decision, links);
                 (trace, None, false)
             }

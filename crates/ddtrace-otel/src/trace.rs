@@ -150,6 +150,32 @@ impl Decision {
     fn is_keep(&self) -> bool {
         self.priority.is_some_and(SamplingPriority::is_keep)
     }
+
+    /// Whether nothing was inherited or decided (a new trace without extracted context).
+    fn is_pristine(&self) -> bool {
+        let Decision {
+            priority,
+            tags,
+            origin,
+            tracestate,
+            last_parent_id,
+            root_meta,
+            root_metrics,
+            locked,
+            provisional,
+            manual,
+        } = self;
+        priority.is_none()
+            && tags.is_empty()
+            && origin.is_none()
+            && tracestate.is_none()
+            && last_parent_id.is_none()
+            && root_meta.is_empty()
+            && root_metrics.is_empty()
+            && !locked
+            && provisional.is_none()
+            && !manual
+    }
 }
 
 #[derive(Debug)]
@@ -228,7 +254,7 @@ impl Trace {
         shared: &Arc<Shared>,
         trace_id: TraceId,
         root_id: SpanId,
-        decision: Decision,
+        decision: Arc<Decision>,
         root_links: Vec<SpanLink>,
     ) -> Arc<Trace> {
         let trace = Arc::new(Trace {
@@ -241,7 +267,7 @@ impl Trace {
             state: Mutex::new(TraceState {
                 finished: Vec::new(),
                 attributes: Vec::new(),
-                decision: Arc::new(decision),
+                decision,
                 services: Vec::new(),
                 root_links,
                 root_ended: false,
@@ -468,6 +494,37 @@ impl Trace {
             trace_state,
         )
     }
+}
+
+thread_local! {
+    /// The decision this thread's last sampled new trace took, shared by the next ones
+    /// that take the same sampler outcome (copied on write, like with pending chunks).
+    static LAST_SAMPLED: std::cell::RefCell<Option<Arc<Decision>>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+/// `decision` (as resolved from the parent) with the sampler's outcome `d` applied. A new
+/// trace with no inherited state takes the same decision as the previous one of its thread
+/// when the sampler decided the same: no allocation.
+pub(crate) fn sampled_decision(mut decision: Decision, d: &SamplingDecision) -> Arc<Decision> {
+    let fresh = |mut decision: Decision| {
+        decision.apply_sampler(d);
+        Arc::new(decision)
+    };
+    if !decision.is_pristine() {
+        return fresh(decision);
+    }
+    LAST_SAMPLED
+        .try_with(|last| {
+            let mut last = last.borrow_mut();
+            if let Some(shared) = last.as_ref().filter(|l| l.provisional.as_ref() == Some(d)) {
+                return Arc::clone(shared);
+            }
+            let new = fresh(std::mem::take(&mut decision));
+            *last = Some(Arc::clone(&new));
+            new
+        })
+        .unwrap_or_else(|_| fresh(decision))
 }
 
 /// Locks a decision (copying it only when a pending chunk still shares it).
@@ -804,8 +861,7 @@ impl PendingChunk for PendingTrace {
             attributes,
             decision,
         } = *self;
-        // Usually the last owner by now (the trace has ended): the tags are moved, not copied.
-        let mut decision = Arc::unwrap_or_clone(decision);
+        let mut decision = decision;
         // The attributes are taken in order: each record's range follows the previous one's.
         let mut attributes = attributes.into_iter();
         let mut keys = mapping::Interner::new();
@@ -848,8 +904,13 @@ impl PendingChunk for PendingTrace {
                 (&decision.provisional, decision.locked, decision.manual)
             {
                 let last = sampler.resample_root(&RootSpanInfo::from_span(root), provisional);
-                decision.root_metrics.clear();
-                decision.apply_sampler(&last);
+                // The same outcome leaves the decision as it is (it may be shared with other
+                // traces of the thread that started this one: see `sampled_decision`).
+                if last != *provisional {
+                    let decision = Arc::make_mut(&mut decision);
+                    decision.root_metrics.clear();
+                    decision.apply_sampler(&last);
+                }
             }
             for (k, v) in &decision.root_meta {
                 root.set_meta(k.clone(), v.clone());
@@ -871,9 +932,13 @@ impl PendingChunk for PendingTrace {
         }
         let mut chunk = TraceChunk::new(spans);
         chunk.priority = decision.priority;
-        chunk.origin = decision.origin;
-        chunk.tags = decision.tags;
-        if decision.priority.is_some_and(|p| !p.is_keep()) {
+        let priority = decision.priority;
+        // The last owner moves the tags; a decision still shared copies them.
+        (chunk.origin, chunk.tags) = match Arc::try_unwrap(decision) {
+            Ok(d) => (d.origin, d.tags),
+            Err(shared) => (shared.origin.clone(), shared.tags.clone()),
+        };
+        if priority.is_some_and(|p| !p.is_keep()) {
             sampler.sample_spans(&mut chunk);
         }
         chunk
