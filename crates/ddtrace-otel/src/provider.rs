@@ -429,11 +429,13 @@ enum Parent {
     Remote {
         trace_id: TraceId,
         span_id: SpanId,
-        decision: Decision,
+        // Boxed, like below: the common variants stay small to move.
+        decision: Box<Decision>,
         links: Vec<ddtrace_model::SpanLink>,
     },
     None {
-        decision: Decision,
+        /// `None` for a new trace that inherits nothing (no extracted context).
+        decision: Option<Box<Decision>>,
         links: Vec<ddtrace_model::SpanLink>,
     },
 }
@@ -466,18 +468,18 @@ impl Tracer {
                 return Parent::Remote {
                     trace_id,
                     span_id,
-                    decision,
+                    decision: Box::new(decision),
                     links,
                 };
             }
         }
         match extracted {
             Some(e) => Parent::None {
-                decision: trace::inherited_decision(e, &self.shared),
+                decision: Some(Box::new(trace::inherited_decision(e, &self.shared))),
                 links: e.links.clone(),
             },
             None => Parent::None {
-                decision: Decision::default(),
+                decision: None,
                 links: Vec::new(),
             },
         }
@@ -509,7 +511,7 @@ impl Tracer {
     /// Runs the sampler for a new local root without an inherited priority.
     fn sample_root(
         &self,
-        decision: Decision,
+        decision: Option<Box<Decision>>,
         trace_id: TraceId,
         kind: &SpanKind,
         name: &str,
@@ -553,9 +555,9 @@ impl opentelemetry::trace::Tracer for Tracer {
                 links,
             } => {
                 let decision = if decision.priority.is_none() {
-                    self.sample_root(decision, trace_id, &kind, &builder.name, &attributes)
+                    self.sample_root(Some(decision), trace_id, &kind, &builder.name, &attributes)
                 } else {
-                    Arc::new(decision)
+                    Arc::from(decision)
                 };
                 let trace = Trace::new_root(&self.shared, trace_id, span_id, decision, links);
                 (trace, Some(parent), false)

@@ -150,32 +150,6 @@ impl Decision {
     fn is_keep(&self) -> bool {
         self.priority.is_some_and(SamplingPriority::is_keep)
     }
-
-    /// Whether nothing was inherited or decided (a new trace without extracted context).
-    fn is_pristine(&self) -> bool {
-        let Decision {
-            priority,
-            tags,
-            origin,
-            tracestate,
-            last_parent_id,
-            root_meta,
-            root_metrics,
-            locked,
-            provisional,
-            manual,
-        } = self;
-        priority.is_none()
-            && tags.is_empty()
-            && origin.is_none()
-            && tracestate.is_none()
-            && last_parent_id.is_none()
-            && root_meta.is_empty()
-            && root_metrics.is_empty()
-            && !locked
-            && provisional.is_none()
-            && !manual
-    }
 }
 
 #[derive(Debug)]
@@ -503,15 +477,19 @@ thread_local! {
         const { std::cell::RefCell::new(None) };
 }
 
-/// `decision` (as resolved from the parent) with the sampler's outcome `d` applied. A new
-/// trace with no inherited state takes the same decision as the previous one of its thread
-/// when the sampler decided the same: no allocation.
-pub(crate) fn sampled_decision(mut decision: Decision, d: &SamplingDecision) -> Arc<Decision> {
-    let fresh = |mut decision: Decision| {
+/// `decision` (as resolved from the parent; `None` when nothing was inherited) with the
+/// sampler's outcome `d` applied. A new trace that inherits nothing takes the same decision
+/// as the previous such trace of its thread when the sampler decided the same: no allocation.
+pub(crate) fn sampled_decision(
+    decision: Option<Box<Decision>>,
+    d: &SamplingDecision,
+) -> Arc<Decision> {
+    let fresh = |decision: Option<Box<Decision>>| {
+        let mut decision = decision.map_or_else(Decision::default, |b| *b);
         decision.apply_sampler(d);
         Arc::new(decision)
     };
-    if !decision.is_pristine() {
+    if decision.is_some() {
         return fresh(decision);
     }
     LAST_SAMPLED
@@ -520,11 +498,11 @@ pub(crate) fn sampled_decision(mut decision: Decision, d: &SamplingDecision) -> 
             if let Some(shared) = last.as_ref().filter(|l| l.provisional.as_ref() == Some(d)) {
                 return Arc::clone(shared);
             }
-            let new = fresh(std::mem::take(&mut decision));
+            let new = fresh(None);
             *last = Some(Arc::clone(&new));
             new
         })
-        .unwrap_or_else(|_| fresh(decision))
+        .unwrap_or_else(|_| fresh(None))
 }
 
 /// Locks a decision (copying it only when a pending chunk still shares it).
