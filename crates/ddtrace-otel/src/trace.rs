@@ -3,6 +3,7 @@
 
 use std::cell::Cell;
 use std::collections::HashMap;
+use std::collections::hash_map::Entry;
 use std::hash::{BuildHasherDefault, Hasher};
 use std::str::FromStr;
 use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, AtomicUsize, Ordering};
@@ -520,9 +521,11 @@ fn simple_dd_member(trace_id: TraceId, span_id: SpanId, d: &Decision) -> Option<
     /// is put in a `Context`).
     fn push_hex16(out: &mut String, n: u64) {
         const DIGITS: &[u8; 16] = b"0123456789abcdef";
-        for shift in (0..16).rev() {
-            out.push(char::from(DIGITS[((n >> (shift * 4)) & 0xf) as usize]));
+        let mut hex = [0u8; 16];
+        for (i, digit) in hex.iter_mut().enumerate() {
+            *digit = DIGITS[((n >> ((15 - i) * 4)) & 0xf) as usize];
         }
+        out.push_str(std::str::from_utf8(&hex).unwrap_or_default());
     }
     let safe = |s: &str| {
         s.bytes()
@@ -729,12 +732,11 @@ impl Registry {
     }
 
     fn remove(&self, id: TraceId, trace: *const Trace) {
-        let mut shard = self.shard(id).lock();
-        if shard
-            .get(&id.as_u128())
-            .is_some_and(|w| std::ptr::eq(w.as_ptr(), trace))
-        {
-            shard.remove(&id.as_u128());
+        // One lookup: the entry is removed only if it is still this trace's.
+        if let Entry::Occupied(entry) = self.shard(id).lock().entry(id.as_u128()) {
+            if std::ptr::eq(entry.get().as_ptr(), trace) {
+                entry.remove();
+            }
         }
     }
 
