@@ -143,6 +143,7 @@ mod exporter;
 mod mapping;
 mod propagator;
 mod provider;
+mod recycle;
 mod span;
 mod trace;
 

@@ -233,6 +233,7 @@ impl TracerProviderBuilder {
             propagator: Propagator::new(propagation),
             w3c: Propagator::new(PropagationConfig::default().with_styles([Style::TraceContext])),
             registry: Registry::default(),
+            recycler: Default::default(),
             counters: Default::default(),
             shut_down: AtomicBool::new(false),
         });
@@ -291,6 +292,12 @@ pub struct TracerProvider {
 }
 
 impl TracerProvider {
+    /// What the provider's tracers and spans share (for the crate's tests).
+    #[cfg(test)]
+    pub(crate) fn shared(&self) -> &Arc<Shared> {
+        &self.shared
+    }
+
     /// A builder.
     pub fn builder() -> TracerProviderBuilder {
         TracerProviderBuilder::default()

@@ -21,6 +21,7 @@ use parking_lot::Mutex;
 
 use crate::config::BridgeConfig;
 use crate::mapping;
+use crate::recycle::{Buffers, Recycler};
 use crate::span::SpanRecord;
 
 /// Counters of the bridge (all monotonic).
@@ -44,6 +45,8 @@ pub(crate) struct Shared {
     /// `dd` member of foreign remote contexts.
     pub(crate) w3c: Propagator,
     pub(crate) registry: Registry,
+    /// The emptied buffers of mapped traces, for new ones.
+    pub(crate) recycler: Arc<Recycler>,
     pub(crate) counters: Counters,
     pub(crate) shut_down: AtomicBool,
 }
@@ -354,6 +357,15 @@ impl Trace {
                 .saturating_sub(1);
             let is_root = record.span_id == self.root_id;
             if st.finished.capacity() == 0 {
+                // The buffers of a trace already mapped, if the exporter returned some.
+                if let Some(Buffers {
+                    records,
+                    attributes,
+                }) = self.shared.recycler.take()
+                {
+                    st.finished = records;
+                    st.attributes = attributes;
+                }
                 // Sized like the last trace this thread completed: growing these vectors
                 // span by span costs reallocations, which contend with the exporter's thread
                 // freeing earlier chunks.
@@ -415,6 +427,7 @@ impl Trace {
         PendingTrace {
             config: self.shared.config.clone(),
             sampler: self.shared.sampler.clone(),
+            recycler: self.shared.recycler.clone(),
             trace_id: self.trace_id,
             root_id: self.root_id,
             records: std::mem::take(&mut st.finished),
@@ -575,6 +588,7 @@ impl Drop for Trace {
             let pending = PendingTrace {
                 config: self.shared.config.clone(),
                 sampler: self.shared.sampler.clone(),
+                recycler: self.shared.recycler.clone(),
                 trace_id: self.trace_id,
                 root_id: self.root_id,
                 records: leftover,
@@ -763,6 +777,7 @@ impl Registry {
 pub(crate) struct PendingTrace {
     config: Arc<BridgeConfig>,
     sampler: Arc<Sampler>,
+    recycler: Arc<Recycler>,
     trace_id: TraceId,
     root_id: SpanId,
     records: Vec<SpanRecord>,
@@ -835,18 +850,19 @@ impl PendingChunk for PendingTrace {
         let PendingTrace {
             config,
             sampler,
+            recycler,
             trace_id,
             root_id,
-            records,
-            attributes,
+            mut records,
+            attributes: mut attribute_buffer,
             decision,
         } = *self;
         let mut decision = decision;
         // The attributes are taken in order: each record's range follows the previous one's.
-        let mut attributes = attributes.into_iter();
+        let mut attributes = attribute_buffer.drain(..);
         let mut keys = mapping::Interner::new();
         let mut spans = Vec::with_capacity(records.len());
-        for record in records {
+        for record in records.drain(..) {
             let parent_service = record.parent_is_local.then(|| {
                 record
                     .inherited_service
@@ -873,6 +889,11 @@ impl PendingChunk for PendingTrace {
             spans.push(span);
         }
         drop(keys);
+        drop(attributes);
+        recycler.give(Buffers {
+            records,
+            attributes: attribute_buffer,
+        });
         // Local root first, then by start (span-model.md §4); stable, so spans that start at
         // the same time stay in the order they ended.
         spans.sort_by_key(|s| (s.span_id != root_id, s.start));
@@ -929,6 +950,49 @@ impl PendingChunk for PendingTrace {
 mod tests {
     use super::*;
     use ddtrace_propagation::{PropagationConfig, Style};
+
+    /// A mapped trace's buffers go back to the provider's recycler and the next trace's
+    /// first finished span takes them.
+    #[test]
+    fn mapped_traces_return_their_buffers_for_the_next_trace() {
+        use opentelemetry::trace::{Span as _, Tracer as _, TracerProvider as _};
+        let exporter = crate::InMemoryExporter::new();
+        let provider = crate::TracerProvider::builder()
+            .with_exporter(exporter.clone())
+            .build()
+            .expect("provider");
+        let recycler = Arc::clone(&provider.shared().recycler);
+        let tracer = provider.tracer("t");
+        let trace = |attributes: i64| {
+            let mut root = tracer.start("root");
+            for i in 0..attributes {
+                root.set_attribute(KeyValue::new("n", i));
+            }
+            root.end();
+        };
+        trace(3);
+        assert_eq!(
+            recycler.kept(),
+            1,
+            "the first trace's buffers were returned"
+        );
+        let mut open = tracer.start("open");
+        open.set_attribute(KeyValue::new("a", 1));
+        open.end();
+        assert_eq!(
+            recycler.kept(),
+            1,
+            "taken by the second trace, returned again"
+        );
+        trace(2);
+        let chunks = exporter.chunks();
+        assert_eq!(chunks.len(), 3);
+        // Reused buffers carry nothing over: each span has only its own attributes.
+        assert_eq!(chunks[1].spans[0].metrics.get("a"), Some(&1.0));
+        assert_eq!(chunks[1].spans[0].metrics.get("n"), None);
+        assert_eq!(chunks[2].spans[0].metrics.get("n"), Some(&1.0));
+        assert_eq!(chunks[2].spans[0].metrics.get("a"), None);
+    }
 
     #[test]
     fn the_direct_dd_member_is_what_injection_writes() {
