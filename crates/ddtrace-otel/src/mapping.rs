@@ -15,7 +15,7 @@ use opentelemetry::{Array, Key, KeyValue, Value};
 use parking_lot::{Mutex, MutexGuard};
 
 use crate::config::BridgeConfig;
-use crate::span::SpanRecord;
+use crate::span::{Extras, SpanRecord};
 
 /// Reserved attribute keys (`otel-mapping.md` §4).
 pub(crate) const OPERATION_NAME: &str = "operation.name";
@@ -532,6 +532,12 @@ pub(crate) fn map_span(
     keys: &mut Interner,
 ) -> Span {
     let mut span = Span::new(trace_id, rec.span_id, Str::EMPTY);
+    let Extras {
+        events,
+        links,
+        status,
+        inherited_service,
+    } = rec.extras.map(|e| *e).unwrap_or_default();
     // Room for the attributes and the few tags added here, so the maps do not grow per tag.
     span.meta = TagMap::with_capacity(count + cfg.global_tags.len() + 6);
     span.metrics = TagMap::with_capacity(count / 2 + 4);
@@ -582,7 +588,7 @@ pub(crate) fn map_span(
         .service
         .filter(|s| !s.is_empty())
         .map(Str::from)
-        .or_else(|| rec.inherited_service.clone());
+        .or(inherited_service);
     if let Some(service) = manual_service {
         span.service = service;
         span.set_meta(tags::SERVICE_SOURCE, "m");
@@ -625,10 +631,10 @@ pub(crate) fn map_span(
     }
 
     // Events (§7.2, §7.3).
-    let events: Vec<SpanEvent> = if rec.events.is_empty() {
+    let events: Vec<SpanEvent> = if events.is_empty() {
         Vec::new()
     } else {
-        rec.events.into_iter().map(|e| event_of(e, keys)).collect()
+        events.into_iter().map(|e| event_of(e, keys)).collect()
     };
     let has_exception = events
         .iter()
@@ -638,7 +644,7 @@ pub(crate) fn map_span(
     }
 
     // Status (§7.1, §7.2).
-    match rec.status {
+    match status {
         Status::Ok => span.error = false,
         Status::Error { description } => {
             span.error = true;
@@ -675,8 +681,8 @@ pub(crate) fn map_span(
         Status::Unset => {}
     }
     span.events = events;
-    if !rec.links.is_empty() {
-        span.links = rec.links.into_iter().filter_map(link_of).collect();
+    if !links.is_empty() {
+        span.links = links.into_iter().filter_map(link_of).collect();
     }
     span
 }

@@ -16,7 +16,7 @@ use crate::clock;
 use crate::config::{BridgeConfig, DEFAULT_MAX_BUFFERED_SPANS, DEFAULT_SERVICE, PartialFlush};
 use crate::mapping::{self, OPERATION_NAME, RESOURCE_NAME, SERVICE_NAME};
 use crate::propagator::DatadogPropagator;
-use crate::span::{Span, SpanRecord};
+use crate::span::{Extras, Span, SpanRecord};
 use crate::trace::{self, Decision, Registry, Shared, Trace};
 use crate::{Error, Result};
 
@@ -600,6 +600,16 @@ impl opentelemetry::trace::Tracer for Tracer {
                 links.push(opentelemetry::trace::Link::new(sc, attrs, 0));
             }
         }
+        let events = builder.events.unwrap_or_default();
+        let extras =
+            (!events.is_empty() || !links.is_empty() || inherited_service.is_some()).then(|| {
+                Box::new(Extras {
+                    events,
+                    links,
+                    status: Default::default(),
+                    inherited_service,
+                })
+            });
         let record = SpanRecord {
             span_id,
             parent_id,
@@ -607,15 +617,11 @@ impl opentelemetry::trace::Tracer for Tracer {
             kind,
             start_ns,
             end_ns: start_ns,
-            attributes,
             attributes_range: (0, 0),
-            events: builder.events.unwrap_or_default(),
-            links,
-            status: Default::default(),
-            inherited_service,
             parent_is_local,
+            extras,
         };
-        Span::new(trace, record, sampled)
+        Span::new(trace, record, attributes, sampled)
     }
 
     fn span_builder<T>(&self, name: T) -> SpanBuilder

@@ -12,7 +12,8 @@ use opentelemetry::trace::{Event, Link, SpanContext, SpanKind, Status};
 use crate::clock;
 use crate::trace::Trace;
 
-/// What the application thread records of a span: the OTel values as given.
+/// What the application thread records of a span: the OTel values as given. Kept small (it
+/// waits in the exporter's queue with its trace): what most spans lack is in [`Extras`].
 #[derive(Debug)]
 pub(crate) struct SpanRecord {
     pub(crate) span_id: SpanId,
@@ -21,17 +22,33 @@ pub(crate) struct SpanRecord {
     pub(crate) kind: SpanKind,
     pub(crate) start_ns: i64,
     pub(crate) end_ns: i64,
-    pub(crate) attributes: Vec<KeyValue>,
     /// Once finished: the range of its attributes in its trace's attribute vector.
-    pub(crate) attributes_range: (usize, usize),
+    pub(crate) attributes_range: (u32, u32),
+    /// Whether the parent is a span of this process (for top-level marking).
+    pub(crate) parent_is_local: bool,
+    pub(crate) extras: Option<Box<Extras>>,
+}
+
+/// The parts of a span record that most spans do not have.
+#[derive(Debug, Default)]
+pub(crate) struct Extras {
     pub(crate) events: Vec<Event>,
     pub(crate) links: Vec<Link>,
     pub(crate) status: Status,
     /// The service inherited from a local parent whose service was set by `service.name`.
     pub(crate) inherited_service: Option<Str>,
-    /// The parent's service when it differs from the default (for top-level marking);
-    /// meaningful only when `parent_is_local`.
-    pub(crate) parent_is_local: bool,
+}
+
+impl SpanRecord {
+    /// The extras, created on first use.
+    fn extras_mut(&mut self) -> &mut Extras {
+        self.extras.get_or_insert_with(Box::default)
+    }
+
+    /// The service inherited from a local parent, if any.
+    pub(crate) fn inherited_service(&self) -> Option<&Str> {
+        self.extras.as_ref()?.inherited_service.as_ref()
+    }
 }
 
 /// A span of the Datadog bridge, returned by [`Tracer`](crate::Tracer).
@@ -64,17 +81,25 @@ pub struct Span {
     sampled: bool,
     context: OnceLock<SpanContext>,
     record: Option<SpanRecord>,
+    /// The attributes set so far (moved to the trace's attribute vector at the end).
+    attributes: Vec<KeyValue>,
     trace: Arc<Trace>,
 }
 
 impl Span {
-    pub(crate) fn new(trace: Arc<Trace>, record: SpanRecord, sampled: bool) -> Self {
+    pub(crate) fn new(
+        trace: Arc<Trace>,
+        record: SpanRecord,
+        attributes: Vec<KeyValue>,
+        sampled: bool,
+    ) -> Self {
         Span {
             trace_id: trace.trace_id(),
             span_id: record.span_id,
             sampled,
             context: OnceLock::new(),
             record: Some(record),
+            attributes,
             trace,
         }
     }
@@ -130,7 +155,8 @@ impl Span {
     fn finish(&mut self, end_ns: i64) {
         if let Some(mut record) = self.record.take() {
             record.end_ns = end_ns.max(record.start_ns);
-            self.trace.finish(record);
+            self.trace
+                .finish(record, std::mem::take(&mut self.attributes));
         }
     }
 }
@@ -153,6 +179,7 @@ impl opentelemetry::trace::Span for Span {
     {
         if let Some(record) = self.record.as_mut() {
             record
+                .extras_mut()
                 .events
                 .push(Event::new(name, timestamp, attributes, 0));
         }
@@ -182,19 +209,19 @@ impl opentelemetry::trace::Span for Span {
     }
 
     fn set_attribute(&mut self, attribute: KeyValue) {
-        let Some(record) = self.record.as_mut() else {
+        if self.record.is_none() {
             return;
-        };
+        }
         if crate::trace::is_trace_level_key(attribute.key.as_str()) {
             self.trace
                 .on_attribute(self.span_id, attribute.key.as_str(), &attribute.value);
         }
-        if record.attributes.capacity() == 0 {
+        if self.attributes.capacity() == 0 {
             // The vector a span of this thread left at its end, else one allocation for the
             // usual handful of attributes instead of 4 then 8.
-            record.attributes = crate::trace::spare_attributes();
+            self.attributes = crate::trace::spare_attributes();
         }
-        record.attributes.push(attribute);
+        self.attributes.push(attribute);
     }
 
     fn set_status(&mut self, status: Status) {
@@ -202,9 +229,12 @@ impl opentelemetry::trace::Span for Span {
             return;
         };
         // Ok > Error > Unset (§7.1): Ok is final, Unset never overrides.
-        match (&record.status, &status) {
-            (Status::Ok, _) | (_, Status::Unset) => {}
-            _ => record.status = status,
+        if matches!(status, Status::Unset) {
+            return;
+        }
+        let current = record.extras_mut();
+        if !matches!(current.status, Status::Ok) {
+            current.status = status;
         }
     }
 
@@ -220,7 +250,10 @@ impl opentelemetry::trace::Span for Span {
     fn add_link(&mut self, span_context: SpanContext, attributes: Vec<KeyValue>) {
         if let Some(record) = self.record.as_mut() {
             if span_context.is_valid() {
-                record.links.push(Link::new(span_context, attributes, 0));
+                record
+                    .extras_mut()
+                    .links
+                    .push(Link::new(span_context, attributes, 0));
             }
         }
     }

@@ -343,9 +343,8 @@ impl Trace {
 
     /// A finished span: buffer it, and hand the chunk over when the local trace is complete,
     /// when partial flush applies, or when the buffer bound is reached.
-    pub(crate) fn finish(&self, mut record: SpanRecord) {
+    pub(crate) fn finish(&self, mut record: SpanRecord, mut own_attributes: Vec<KeyValue>) {
         let cfg = &self.shared.config;
-        let mut own_attributes = std::mem::take(&mut record.attributes);
         let pending = {
             let mut st = self.state.lock();
             let open = self
@@ -382,7 +381,9 @@ impl Trace {
             // and the span's own vector is freed here, on the thread that will reuse it.
             let start = st.attributes.len();
             st.attributes.append(&mut own_attributes);
-            record.attributes_range = (start, st.attributes.len());
+            // u32: a trace with 4 billion attributes is flushed by its span bound long before.
+            let index = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
+            record.attributes_range = (index(start), index(st.attributes.len()));
             st.finished.push(record);
             st.root_ended |= is_root;
             let partial = !st.root_ended
@@ -811,25 +812,39 @@ impl PendingChunk for PendingTrace {
                     std::borrow::Cow::Owned(n) => n.capacity() + BLOCK,
                     std::borrow::Cow::Borrowed(_) => 0,
                 };
-                let events = if r.events.is_empty() {
+                let Some(extras) = &r.extras else {
+                    return owned_name;
+                };
+                let events = if extras.events.is_empty() {
                     0
                 } else {
-                    r.events.capacity() * std::mem::size_of::<opentelemetry::trace::Event>()
-                        + r.events
+                    extras.events.capacity() * std::mem::size_of::<opentelemetry::trace::Event>()
+                        + extras
+                            .events
                             .iter()
                             .map(|e| e.name.len() + BLOCK + attributes_bytes(&e.attributes))
                             .sum::<usize>()
                 };
-                let links = if r.links.is_empty() {
+                let links = if extras.links.is_empty() {
                     0
                 } else {
-                    r.links.capacity() * std::mem::size_of::<opentelemetry::trace::Link>()
-                        + r.links
+                    extras.links.capacity() * std::mem::size_of::<opentelemetry::trace::Link>()
+                        + extras
+                            .links
                             .iter()
                             .map(|l| attributes_bytes(&l.attributes) + 64)
                             .sum::<usize>()
                 };
-                owned_name + events + links
+                let status = match &extras.status {
+                    opentelemetry::trace::Status::Error { description } => description.len(),
+                    _ => 0,
+                };
+                owned_name
+                    + std::mem::size_of::<crate::span::Extras>()
+                    + BLOCK
+                    + events
+                    + links
+                    + status
             })
             .sum();
         let decision = std::mem::size_of::<Decision>()
@@ -865,12 +880,12 @@ impl PendingChunk for PendingTrace {
         for record in records.drain(..) {
             let parent_service = record.parent_is_local.then(|| {
                 record
-                    .inherited_service
-                    .clone()
+                    .inherited_service()
+                    .cloned()
                     .unwrap_or_else(|| config.service.clone())
             });
             let (from, to) = record.attributes_range;
-            let count = to.saturating_sub(from);
+            let count = to.saturating_sub(from) as usize;
             let mut span = mapping::map_span(
                 record,
                 attributes.by_ref().take(count),
