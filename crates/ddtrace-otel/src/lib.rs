@@ -107,6 +107,14 @@
 //!   bytes; found again by their text's address, then by a hash), so the usual static key
 //!   costs no allocation. The operation-name rules look up only the attributes that their
 //!   span kind can use.
+//! * The worker hands a mapped trace's two buffers back to the provider (at most 64 pairs
+//!   kept, none larger than 128 spans or 1 024 attributes) and the next trace of any thread
+//!   takes them: no large block is freed across threads (glibc takes the owning arena's lock
+//!   for that, and the profile showed the application and worker threads waking each other
+//!   through it, under `malloc` and `free`).
+//! * A span record waits in the queue as 80 bytes: what most spans lack (events, links, a
+//!   status, an inherited service) is in one optional box, and its attributes are in the
+//!   trace's vector.
 //! * `PendingChunk::size_hint` counts the chunk's buffers at their capacity, its decision,
 //!   names, events and links, and 8 bytes per attribute for its strings (estimated: it runs
 //!   on the application thread when the exporter queues the chunk).
@@ -128,6 +136,11 @@
 //! single spans: application thread 2 020–2 104 → 867–990 ns, process CPU 3 987–4 185 →
 //! 2 490–2 650 ns, peak RSS 431–457 → 176–179 MiB. (With the size hint now counting the
 //! real buffers, the transport's queue byte bound applies to single-span bursts too.)
+//!
+//! The same measure for the returned buffers, then the smaller record (10-span traces, 200 000
+//! spans, 4 alternating runs each): application thread 585–602 → 459–470 → 425–444 ns per
+//! span; process CPU 1 792–1 879 → 1 327–1 401 ns per span delivered; peak RSS 66 → 62.5 MiB
+//! (the queue's byte bound holds more spans).
 //!
 //! # Supported Rust versions
 //!
