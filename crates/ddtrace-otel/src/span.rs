@@ -274,3 +274,19 @@ impl Drop for Span {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every queued span costs this much of the exporter's byte bound: what most spans lack
+    /// stays in `Extras`.
+    #[test]
+    fn a_span_record_stays_small() {
+        assert!(
+            std::mem::size_of::<SpanRecord>() <= 80,
+            "SpanRecord is {} bytes",
+            std::mem::size_of::<SpanRecord>()
+        );
+    }
+}
