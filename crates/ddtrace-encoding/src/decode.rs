@@ -32,6 +32,9 @@ use crate::{Error, Format, Result, json};
 /// integer width, `nil` for strings and maps, integers for floats, unknown v0.4 span keys
 /// (skipped). It never panics, and its allocations are bounded by the payload's length.
 ///
+/// [`inspect`](crate::inspect()) makes the same checks and counts the chunks and spans without
+/// building them, at a fraction of the cost.
+///
 /// Equal strings usually share one allocation: each v0.5 table entry becomes one `Arc<str>`,
 /// and v0.4 text read again reuses the `Str` made the first time (a bounded cache).
 ///
@@ -173,7 +176,8 @@ impl<'a> Texts<'a> {
     }
 }
 
-fn utf8(bytes: &[u8], offset: usize) -> Result<&str> {
+/// Checks that a string's bytes are UTF-8 (`offset`: where the string starts).
+pub(crate) fn utf8(bytes: &[u8], offset: usize) -> Result<&str> {
     std::str::from_utf8(bytes).map_err(|_| Error::InvalidUtf8 { offset })
 }
 

@@ -7,6 +7,8 @@
 //! * [`PayloadEncoder`] builds payloads chunk by chunk, reusing its buffers (and the v0.5
 //!   string table) from one payload to the next; [`encode`] is the one-shot form.
 //! * [`decode`] reads a payload back into chunks (tests, tools, the test agent's captures).
+//! * [`inspect`] checks a payload as [`decode`] does and counts its chunks and spans, without
+//!   building them or allocating (a receiver that only counts, such as a benchmark's sink).
 //!
 //! The encode path is a hand-written msgpack writer: no serde, no allocation per span once
 //! the buffers have grown (except the v0.5 string table's first sight of a string, and the
@@ -60,7 +62,9 @@
 //! instructions for v0.4 and v0.5), mostly building and later dropping the model's spans and
 //! maps: a v0.4 string read again shares the `Arc<str>` made the first time (a bounded cache
 //! per payload), without another allocation or UTF-8 check; v0.5 strings come from the
-//! table.
+//! table. [`inspect`] checks the same payloads, building nothing, in about 150 ns per span
+//! in v0.4 and 70 ns in v0.5 (2,800 and 1,400 instructions, on the bench's 1,000 spans,
+//! measured outside criterion), mostly reading strings and checking that they are UTF-8.
 //!
 //! ## Supported Rust versions
 //!
@@ -80,6 +84,7 @@ use std::str::FromStr;
 mod decode;
 mod encode;
 mod error;
+mod inspect;
 mod intern;
 mod json;
 mod read;
@@ -88,6 +93,7 @@ mod write;
 pub use decode::decode;
 pub use encode::{PayloadEncoder, encode};
 pub use error::{Error, Result};
+pub use inspect::{PayloadSummary, inspect};
 
 #[doc(no_inline)]
 pub use ddtrace_model::TraceChunk;

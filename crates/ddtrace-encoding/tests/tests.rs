@@ -5,6 +5,7 @@
 mod common;
 mod cross_check;
 mod golden;
+mod inspect;
 mod properties;
 mod vectors;
 mod wire;
