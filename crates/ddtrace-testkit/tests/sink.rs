@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use ddtrace_encoding::{EncodeOptions, Format, PayloadEncoder};
 use ddtrace_model::{Span, SpanId, TraceChunk, TraceId};
-use ddtrace_testkit::sink::SinkAgent;
+use ddtrace_testkit::sink::{PayloadCheck, SinkAgent, SinkStats};
 
 /// `traces` chunks of `spans` spans each, encoded in `format`.
 fn payload(format: Format, traces: u64, spans: u64) -> Vec<u8> {
@@ -170,4 +170,47 @@ fn sink_closes_when_asked_and_stops_on_drop() {
     );
     drop(sink);
     assert!(TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_err());
+}
+
+/// Sends payloads good and bad to a sink checking with `check`; its counters afterwards.
+fn counted_with(check: PayloadCheck) -> SinkStats {
+    let sink = SinkAgent::start_with(check).unwrap();
+    assert_eq!(sink.payload_check(), check);
+    let mut conn = connect(&sink);
+    let v04 = payload(Format::V04, 3, 4);
+    let v05 = payload(Format::V05, 2, 5);
+    // [[{"span_id": 1, "name": "\xff"}]]: well-formed msgpack, but not UTF-8 text.
+    let mut not_utf8 = vec![0x91, 0x91, 0x82, 0xa7];
+    not_utf8.extend_from_slice(b"span_id");
+    not_utf8.extend_from_slice(&[0x01, 0xa4, b'n', b'a', b'm', b'e', 0xa1, 0xff]);
+    let sends: [(&str, &[u8], u64, u16); 6] = [
+        ("/v0.4/traces", &v04, 3, 200),
+        ("/v0.5/traces", &v05, 2, 200),
+        ("/v0.4/traces", &v04, 4, 200),
+        ("/v0.4/traces", &v04[..v04.len() - 1], 3, 400),
+        ("/v0.5/traces", &v04, 3, 400),
+        ("/v0.4/traces", &not_utf8, 1, 400),
+    ];
+    for (path, body, traces, expected) in sends {
+        let (status, _) = exchange(&mut conn, &put(path, traces, body), body).unwrap();
+        assert_eq!(status, expected, "{check:?} {path} {body:02x?}");
+    }
+    sink.stats()
+}
+
+#[test]
+fn sink_counts_the_same_whether_it_inspects_or_decodes() {
+    let inspected = counted_with(PayloadCheck::Inspect);
+    assert_eq!(inspected, counted_with(PayloadCheck::Decode));
+    assert_eq!(inspected.payloads, 6);
+    assert_eq!(inspected.chunks, 3 + 2 + 3);
+    assert_eq!(inspected.spans, 12 + 10 + 12);
+    assert_eq!(inspected.decode_errors, 3);
+    assert_eq!(inspected.trace_count_mismatches, 1);
+    assert_eq!(inspected.connections, 1);
+    assert_eq!(PayloadCheck::default(), PayloadCheck::Inspect);
+    assert_eq!(
+        SinkAgent::start().unwrap().payload_check(),
+        PayloadCheck::Inspect
+    );
 }
