@@ -5,7 +5,7 @@ use std::borrow::Cow;
 use std::collections::HashSet;
 use std::fmt::Write as _;
 use std::hash::{BuildHasherDefault, Hasher};
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 use ddtrace_model::{
     AttributeArray, AttributeValue, Span, SpanEvent, SpanLink, Str, TagMap, TraceId, tags,
@@ -242,6 +242,7 @@ impl KeyHasher {
 struct KeySet {
     keys: HashSet<&'static str, BuildHasherDefault<KeyHasher>>,
     recent: [&'static str; RECENT],
+    values: ValueCache,
 }
 
 const RECENT: usize = 64;
@@ -251,7 +252,62 @@ impl Default for KeySet {
         KeySet {
             keys: HashSet::default(),
             recent: [""; RECENT],
+            values: ValueCache::default(),
         }
+    }
+}
+
+/// Slots of the [`ValueCache`], and the longest value it keeps.
+const VALUE_SLOTS: usize = 1024;
+const MAX_CACHED_VALUE_LEN: usize = 64;
+
+/// Short string values that repeat (an HTTP method, a route, a database name), shared instead
+/// of copied per span: the API gives static text as a `StringValue` that can only be copied
+/// out, so without the cache every span pays an allocation and a free per such value. A
+/// direct-mapped cache by the hash of the text, bounded (at most [`VALUE_SLOTS`] values of at
+/// most [`MAX_CACHED_VALUE_LEN`] bytes, 64 KiB). A value is admitted at its second sighting
+/// in a row at its slot, so that values seen once (ids, timestamps) are moved as before and
+/// never evict the ones that repeat; shared values also let the v0.5 encoder find them again
+/// by address.
+struct ValueCache {
+    cached: Box<[Option<Arc<str>>]>,
+    /// The hash of the last value seen at each slot and not admitted (0: none).
+    seen: Box<[u64]>,
+}
+
+impl Default for ValueCache {
+    fn default() -> Self {
+        ValueCache {
+            cached: vec![None; VALUE_SLOTS].into_boxed_slice(),
+            seen: vec![0; VALUE_SLOTS].into_boxed_slice(),
+        }
+    }
+}
+
+impl ValueCache {
+    /// The `Str` of `value`: the cached one when it has been seen, else `value` itself.
+    fn get(&mut self, value: opentelemetry::StringValue) -> Str {
+        let text = value.as_str();
+        if text.is_empty() || text.len() > MAX_CACHED_VALUE_LEN {
+            return str_from_value(value);
+        }
+        let mut h = KeyHasher::default();
+        h.write(text.as_bytes());
+        let hash = h.finish() | 1;
+        let slot = (hash >> 32) as usize % VALUE_SLOTS;
+        if let Some(cached) = &self.cached[slot] {
+            if **cached == *text {
+                return Str::from(Arc::clone(cached));
+            }
+        }
+        if self.seen[slot] == hash {
+            let shared: Arc<str> = Arc::from(text);
+            self.cached[slot] = Some(Arc::clone(&shared));
+            self.seen[slot] = 0;
+            return Str::from(shared);
+        }
+        self.seen[slot] = hash;
+        str_from_value(value)
     }
 }
 
@@ -273,6 +329,17 @@ impl Interner {
     /// The process's key set, locked at the first key if it is free (once per chunk).
     pub(crate) fn new() -> Interner {
         Interner(None)
+    }
+
+    /// The `Str` of a string attribute value, taking it (see [`ValueCache`]).
+    fn value(&mut self, value: opentelemetry::StringValue) -> Str {
+        let guard = self
+            .0
+            .get_or_insert_with(|| INTERNED_KEYS.get_or_init(Default::default).try_lock());
+        match guard.as_mut() {
+            Some(set) => set.values.get(value),
+            None => str_from_value(value),
+        }
     }
 
     /// The `Str` of an attribute key, taking it.
@@ -328,7 +395,10 @@ fn status_code_text(code: i64) -> Option<&'static str> {
 /// Sets `key` (or its flattened elements) in meta or metrics by the value's type (§6).
 fn set_typed(span: &mut Span, keys: &mut Interner, key: Key, value: Value) {
     match value {
-        Value::String(s) => span.set_meta(keys.key(key), str_from_value(s)),
+        Value::String(s) => {
+            let key = keys.key(key);
+            span.set_meta(key, keys.value(s));
+        }
         Value::Bool(b) => span.set_meta(keys.key(key), Str::from_static(bool_text(b))),
         Value::I64(i) => span.set_metric(keys.key(key), i as f64),
         Value::F64(f) => span.set_metric(keys.key(key), f),
@@ -701,6 +771,39 @@ fn attribute_text(v: &AttributeValue) -> Str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn repeated_values_are_shared_from_their_second_sighting() {
+        let mut cache = ValueCache::default();
+        let get = |cache: &mut ValueCache, v: &'static str| cache.get(v.into());
+        let first = get(&mut cache, "GET");
+        let second = get(&mut cache, "GET");
+        let third = get(&mut cache, "GET");
+        assert_eq!((first.as_str(), third.as_str()), ("GET", "GET"));
+        assert_ne!(first.as_str().as_ptr(), second.as_str().as_ptr());
+        assert_eq!(second.as_str().as_ptr(), third.as_str().as_ptr(), "shared");
+        // Another value is found again next to it; values seen once never enter.
+        for _ in 0..3 {
+            assert_eq!(get(&mut cache, "/users/{id}").as_str(), "/users/{id}");
+        }
+        assert_eq!(
+            get(&mut cache, "GET").as_str().as_ptr(),
+            third.as_str().as_ptr()
+        );
+        let cached = cache.cached.iter().flatten().count();
+        assert_eq!(cached, 2);
+        // An owned value seen once is moved, not copied.
+        let owned = String::from("u-1234");
+        let address = owned.as_ptr();
+        assert_eq!(cache.get(owned.into()).as_str().as_ptr(), address);
+        // Long and empty values are never cached.
+        let long: &'static str = Box::leak("x".repeat(MAX_CACHED_VALUE_LEN + 1).into_boxed_str());
+        for _ in 0..3 {
+            assert_eq!(get(&mut cache, long).as_str(), long);
+            assert_eq!(get(&mut cache, "").as_str(), "");
+        }
+        assert_eq!(cache.cached.iter().flatten().count(), 2);
+    }
 
     fn opname(kind: SpanKind, attrs: &[(&'static str, &'static str)]) -> String {
         operation_name(&kind, |k| {
