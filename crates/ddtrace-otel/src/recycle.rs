@@ -22,6 +22,10 @@ pub(crate) struct Buffers {
     pub(crate) attributes: Vec<KeyValue>,
 }
 
+/// Buffers smaller than this together are not worth a lock: glibc serves blocks of up to
+/// 1 032 bytes from a per-thread cache, and a thread frees them into its own cache whichever
+/// thread allocated them, without taking an arena lock.
+const MIN_BYTES: usize = 1024;
 /// At most this many buffer pairs wait for reuse; more are freed.
 const MAX_KEPT: usize = 64;
 /// Vectors larger than these are freed rather than kept (one huge trace must not pin its
@@ -36,30 +40,32 @@ pub(crate) struct Recycler {
 }
 
 impl Recycler {
-    /// The most recently returned buffers, if any.
+    /// The most recently returned buffers, if any (none when another thread holds the
+    /// lock: never waited for).
     pub(crate) fn take(&self) -> Option<Buffers> {
-        self.free.lock().pop()
+        self.free.try_lock()?.pop()
     }
 
-    /// Keeps `buffers` for a later trace (emptied), unless enough are kept or they are too
-    /// large; then they are freed, outside the lock.
+    /// Keeps `buffers` for a later trace (emptied), unless they are too small to matter or
+    /// too large to keep, enough are kept, or another thread holds the lock; then they are
+    /// freed, outside the lock.
     pub(crate) fn give(&self, mut buffers: Buffers) {
-        let small = buffers.records.capacity() <= MAX_RECORDS
+        let bytes = buffers.records.capacity() * std::mem::size_of::<SpanRecord>()
+            + buffers.attributes.capacity() * std::mem::size_of::<KeyValue>();
+        let keep = bytes >= MIN_BYTES
+            && buffers.records.capacity() <= MAX_RECORDS
             && buffers.attributes.capacity() <= MAX_ATTRIBUTES;
-        let useful = buffers.records.capacity() != 0 || buffers.attributes.capacity() != 0;
-        if !(small && useful) {
+        if !keep {
             return;
         }
         buffers.records.clear();
         buffers.attributes.clear();
-        let rejected = {
-            let mut free = self.free.lock();
-            if free.len() < MAX_KEPT {
+        let rejected = match self.free.try_lock() {
+            Some(mut free) if free.len() < MAX_KEPT => {
                 free.push(buffers);
                 None
-            } else {
-                Some(buffers)
             }
+            _ => Some(buffers),
         };
         drop(rejected);
     }
@@ -86,7 +92,7 @@ mod tests {
     fn returned_buffers_come_back_empty_and_last_in_first_out() {
         let r = Recycler::default();
         assert!(r.take().is_none());
-        let mut b = buffers(4, 16);
+        let mut b = buffers(4, 20);
         b.attributes.push(KeyValue::new("k", 1));
         r.give(b);
         r.give(buffers(8, 32));
@@ -94,7 +100,7 @@ mod tests {
         assert_eq!(first.records.capacity(), 8);
         let second = r.take().expect("kept");
         assert!(second.attributes.is_empty());
-        assert!(second.attributes.capacity() >= 16);
+        assert!(second.attributes.capacity() >= 20);
         assert!(r.take().is_none());
     }
 
@@ -102,12 +108,14 @@ mod tests {
     fn the_pool_is_bounded_in_count_and_size() {
         let r = Recycler::default();
         for _ in 0..MAX_KEPT + 10 {
-            r.give(buffers(2, 8));
+            r.give(buffers(2, 20));
         }
         assert_eq!(r.kept(), MAX_KEPT);
         let r = Recycler::default();
-        r.give(buffers(MAX_RECORDS + 1, 8));
+        r.give(buffers(MAX_RECORDS + 1, 20));
         r.give(buffers(2, MAX_ATTRIBUTES + 1));
+        // A one-span trace's buffers stay in the allocator's per-thread cache.
+        r.give(buffers(1, 4));
         r.give(buffers(0, 0));
         assert_eq!(r.kept(), 0);
     }

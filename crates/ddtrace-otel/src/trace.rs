@@ -985,7 +985,7 @@ mod tests {
             }
             root.end();
         };
-        trace(3);
+        trace(30);
         assert_eq!(
             recycler.kept(),
             1,
