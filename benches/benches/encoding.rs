@@ -113,8 +113,9 @@ fn encoding(c: &mut Criterion) {
     group.finish();
 }
 
-/// Decoding the same 1,000 spans back into chunks (what the test agent and the benchmark's
-/// sink do with every payload), output dropped inside the timing as a consumer would.
+/// Decoding the same 1,000 spans back into chunks (what the test agent does with every
+/// payload), output dropped inside the timing as a consumer would; and checking them with
+/// `inspect`, which counts without building the model (what the benchmark's sink does).
 fn decoding(c: &mut Criterion) {
     let chunks = realistic_chunks(SPANS);
     let mut group = c.benchmark_group("decode_1000_spans");
@@ -129,6 +130,23 @@ fn decoding(c: &mut Criterion) {
             b.iter(|| {
                 ddtrace_encoding::decode(format, black_box(&payload))
                     .map(|decoded| decoded.len())
+                    .unwrap_or_default()
+            })
+        });
+    }
+    group.finish();
+    let mut group = c.benchmark_group("inspect_1000_spans");
+    group.throughput(Throughput::Elements(SPANS as u64));
+    for format in [Format::V04, Format::V05] {
+        let mut encoder = PayloadEncoder::new(format, EncodeOptions::default());
+        for chunk in &chunks {
+            encoder.push(chunk);
+        }
+        let payload = encoder.finish().to_vec();
+        group.bench_function(format.to_string(), |b| {
+            b.iter(|| {
+                ddtrace_encoding::inspect(format, black_box(&payload))
+                    .map(|summary| summary.spans)
                     .unwrap_or_default()
             })
         });

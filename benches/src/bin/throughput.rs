@@ -2,11 +2,12 @@
 //! in the same run.
 //!
 //! `throughput [--runs N] [--spans N] [--large-burst N]` starts a [`SinkAgent`] (a loopback
-//! agent that decodes and counts every span), then runs each configuration — tracer (ddtrace,
-//! or the OpenTelemetry SDK with a batch processor and a counting no-op exporter) × workload
-//! (a 10-span trace with 8 attributes per span, or one span without attributes) × producing
-//! threads (1, 2) — `N` times, each run in a child process of its own (this program started
-//! again with `child …`), so that peak RSS and process CPU belong to one configuration.
+//! agent that checks every payload as the decoder does and counts its spans), then runs each
+//! configuration — tracer (ddtrace, or the OpenTelemetry SDK with a batch processor and a
+//! counting no-op exporter) × workload (a 10-span trace with 8 attributes per span, or one
+//! span without attributes) × producing threads (1, 2) — `N` times, each run in a child
+//! process of its own (this program started again with `child …`), so that peak RSS and
+//! process CPU belong to one configuration.
 //! It prints a Markdown report on stdout and its progress on stderr.
 //!
 //! A run creates a burst of spans as fast as the producing threads can (default 200,000 spans
@@ -20,7 +21,7 @@
 //!   batch thread; per span delivered for ddtrace, per span created for the SDK (whose no-op
 //!   exporter delivers nothing);
 //! * peak RSS: `VmHWM` from `/proc/self/status` at the end;
-//! * spans: ddtrace's own counters (sent, dropped with a reason) and what the sink decoded;
+//! * spans: ddtrace's own counters (sent, dropped with a reason) and what the sink counted;
 //!   for the SDK, what reached its exporter.
 //!
 //! ddtrace is installed with `ddtrace::install` (agent URL of the sink through
@@ -222,7 +223,7 @@ impl Measured {
 #[derive(Debug, Clone, Copy)]
 struct Sample {
     measured: Measured,
-    /// ddtrace: spans the sink decoded during the run; SDK: what its exporter got.
+    /// ddtrace: spans the sink counted during the run; SDK: what its exporter got.
     delivered: u64,
 }
 
@@ -613,7 +614,7 @@ fn run_child(exe: &std::path::Path, sink: &SinkAgent, setup: &Setup) -> Result<S
     let delivered = match setup.tracer {
         Tracer::Ddtrace => {
             // The sink counts before it answers, so this returns at once unless the
-            // transport counted as sent what the sink never decoded.
+            // transport counted as sent what the sink never counted.
             sink.wait_for_spans(
                 before + measured.delivered_by_tracer,
                 Duration::from_secs(2),
@@ -759,7 +760,7 @@ impl Report<'_> {
             "Machine: {cores} cores, {}; load average {} before, {} after. \
              Medians of {} runs per configuration, each run a burst of {} spans (all \
              producing threads together) in a child process of its own; the sink agent \
-             runs in the parent process and used {:.0} ns of CPU per span it decoded.\n",
+             runs in the parent process and used {:.0} ns of CPU per span it checked and counted.\n",
             cpu_model(),
             self.load_before,
             self.load_after,
@@ -797,7 +798,7 @@ impl Report<'_> {
             );
         }
         md.push_str(
-            "\nDelivered: for ddtrace, spans the sink agent decoded (min–max over the runs); for \
+            "\nDelivered: for ddtrace, spans the sink agent counted (min–max over the runs); for \
              the reference, spans that reached its no-op exporter. Dropped and lost: the worst \
              run. Process CPU covers the burst until shutdown has delivered everything \
              (ddtrace: per span delivered, including mapping, encoding and sending on the \

@@ -13,8 +13,9 @@
 //!   `README.md` for what was verified about the agent's behaviour.
 //! * [`fault::FaultServer`] plays a misbehaving agent (error statuses, slowness, resets,
 //!   garbage) for what the real test agent cannot do.
-//! * [`sink::SinkAgent`] is a fast loopback agent that decodes and counts every span it is
-//!   sent, for throughput benchmarks.
+//! * [`sink::SinkAgent`] is a fast loopback agent that checks every payload it is sent and
+//!   counts its spans (with `ddtrace_encoding::inspect`, or the full decode on request), for
+//!   throughput benchmarks.
 //!
 //! ```
 //! use std::time::Duration;
