@@ -55,11 +55,7 @@ pub fn decode(format: Format, payload: &[u8]) -> Result<Vec<TraceChunk>> {
         Format::V04 => decode_v04(&mut r)?,
         Format::V05 => decode_v05(&mut r)?,
     };
-    if r.remaining() > 0 {
-        return Err(Error::TrailingBytes {
-            count: r.remaining(),
-        });
-    }
+    r.end()?;
     Ok(chunks)
 }
 

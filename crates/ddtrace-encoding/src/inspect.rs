@@ -83,11 +83,7 @@ pub fn inspect(format: Format, payload: &[u8]) -> Result<PayloadSummary> {
         Format::V04 => walk_v04(&mut r)?,
         Format::V05 => walk_v05(&mut r)?,
     };
-    if r.remaining() > 0 {
-        return Err(Error::TrailingBytes {
-            count: r.remaining(),
-        });
-    }
+    r.end()?;
     Ok(summary)
 }
 

@@ -32,6 +32,14 @@ impl<'a> Reader<'a> {
         self.buf.len() - self.pos
     }
 
+    /// `Ok` when the whole input was read, else the count of bytes left over.
+    pub(crate) fn end(&self) -> Result<()> {
+        match self.remaining() {
+            0 => Ok(()),
+            count => Err(Error::TrailingBytes { count }),
+        }
+    }
+
     fn peek(&self) -> Result<u8> {
         self.buf.get(self.pos).copied().ok_or(Error::Truncated {
             offset: self.pos,
