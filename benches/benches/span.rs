@@ -77,30 +77,6 @@ impl ChunkExporter for WorkerExporter {
     }
 }
 
-/// Keeps the pending chunks for the mapping bench.
-#[derive(Clone, Default)]
-struct Capture(Arc<Mutex<Vec<Box<dyn PendingChunk>>>>);
-
-impl std::fmt::Debug for Capture {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Capture")
-    }
-}
-
-impl ChunkExporter for Capture {
-    fn export(&self, chunk: Box<dyn PendingChunk>) {
-        if let Ok(mut v) = self.0.lock() {
-            v.push(chunk);
-        }
-    }
-    fn flush(&self, _timeout: Duration) -> ddtrace_model::Result<()> {
-        Ok(())
-    }
-    fn shutdown(&self, _timeout: Duration) -> ddtrace_model::Result<()> {
-        Ok(())
-    }
-}
-
 #[derive(Debug)]
 struct NoopSdkExporter;
 
@@ -232,7 +208,7 @@ fn bench_spans(c: &mut Criterion) {
     group.bench_function("noop", |b| b.iter(|| trace_10x8(&noop_tracer)));
     group.finish();
 
-    let capture = Capture::default();
+    let capture = ddtrace_benches::CaptureExporter::default();
     let mapped = ddtrace_otel::TracerProvider::builder()
         .with_service("bench")
         .with_exporter(capture.clone())
@@ -245,13 +221,7 @@ fn bench_spans(c: &mut Criterion) {
         b.iter_batched(
             || {
                 trace_10x8(&mapped_tracer);
-                capture
-                    .0
-                    .lock()
-                    .map(|mut v| v.pop())
-                    .ok()
-                    .flatten()
-                    .expect("a chunk")
+                capture.take_last().expect("a chunk")
             },
             |chunk| black_box(chunk.into_chunk()),
             BatchSize::SmallInput,

@@ -9,7 +9,89 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
-use ddtrace_model::{SamplingPriority, Span, SpanId, Str, TraceChunk, TraceId, tags};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use ddtrace_model::{
+    ChunkExporter, PendingChunk, SamplingPriority, Span, SpanId, Str, TraceChunk, TraceId, tags,
+};
+use opentelemetry::trace::{Span as _, TraceContextExt as _};
+use opentelemetry::{Context, KeyValue};
+
+/// An exporter that keeps the pending chunks it is handed, unmapped, for a bench or a
+/// profiling driver to map itself. Clones share the same storage.
+///
+/// ```
+/// use ddtrace_benches::{CaptureExporter, service_trace_10x8};
+/// use opentelemetry::trace::TracerProvider as _;
+///
+/// let capture = CaptureExporter::default();
+/// let provider = ddtrace_otel::TracerProvider::builder()
+///     .with_exporter(capture.clone())
+///     .build()?;
+/// service_trace_10x8(&provider.tracer("bench"), 0);
+/// let pending = capture.take_last().expect("the trace was exported");
+/// assert_eq!(pending.span_count(), 10);
+/// # Ok::<(), ddtrace_otel::Error>(())
+/// ```
+#[derive(Clone, Default)]
+pub struct CaptureExporter(Arc<Mutex<Vec<Box<dyn PendingChunk>>>>);
+
+impl CaptureExporter {
+    /// The last chunk exported and not taken yet.
+    pub fn take_last(&self) -> Option<Box<dyn PendingChunk>> {
+        self.0.lock().ok()?.pop()
+    }
+}
+
+impl std::fmt::Debug for CaptureExporter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("CaptureExporter")
+    }
+}
+
+impl ChunkExporter for CaptureExporter {
+    fn export(&self, chunk: Box<dyn PendingChunk>) {
+        if let Ok(mut chunks) = self.0.lock() {
+            chunks.push(chunk);
+        }
+    }
+    fn flush(&self, _timeout: Duration) -> ddtrace_model::Result<()> {
+        Ok(())
+    }
+    fn shutdown(&self, _timeout: Duration) -> ddtrace_model::Result<()> {
+        Ok(())
+    }
+}
+
+/// The end-to-end benchmark's trace: a root and 9 children, each with 8 attributes (strings,
+/// integers, a float, a bool), the `i`-th of a run (it varies two integer values).
+pub fn service_trace_10x8<T>(tracer: &T, i: u64)
+where
+    T: opentelemetry::trace::Tracer,
+    T::Span: Send + Sync + 'static,
+{
+    let attrs = |span: &mut T::Span, n: i64| {
+        span.set_attribute(KeyValue::new("http.request.method", "GET"));
+        span.set_attribute(KeyValue::new("http.route", "/api/users/{id}/orders"));
+        span.set_attribute(KeyValue::new("http.response.status_code", 200));
+        span.set_attribute(KeyValue::new("server.port", 8080));
+        span.set_attribute(KeyValue::new("db.response.returned_rows", n));
+        span.set_attribute(KeyValue::new("cache.hit_ratio", 0.75));
+        span.set_attribute(KeyValue::new("feature.enabled", n % 2 == 0));
+        span.set_attribute(KeyValue::new("user.tier", "gold"));
+    };
+    let n = i64::try_from(i % 1000).unwrap_or(0);
+    let mut root = tracer.start_with_context("GET /api/users/{id}/orders", &Context::new());
+    attrs(&mut root, n);
+    let cx = Context::new().with_span(root);
+    for c in 0..9 {
+        let mut child = tracer.start_with_context("SELECT orders", &cx);
+        attrs(&mut child, n + c);
+        child.end();
+    }
+    cx.span().end();
+}
 
 /// `spans` spans in chunks of 10 (the last one shorter), shaped like web-service traffic:
 /// about 10 meta entries and 4 metrics per span, a mix of repeated strings (keys, service

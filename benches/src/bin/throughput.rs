@@ -43,9 +43,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
 
+use ddtrace_benches::service_trace_10x8;
 use ddtrace_testkit::sink::SinkAgent;
-use opentelemetry::trace::{Span as _, TraceContextExt, TracerProvider as _};
-use opentelemetry::{Context, KeyValue};
+use opentelemetry::trace::{Span as _, TracerProvider as _};
 use opentelemetry_sdk::error::OTelSdkResult;
 use opentelemetry_sdk::trace::{SdkTracerProvider, SpanData, SpanExporter};
 
@@ -382,7 +382,7 @@ where
                 let start = thread_cpu_ns();
                 for i in 0..traces {
                     match workload {
-                        Workload::Trace10x8 => trace_10x8(&tracer, i),
+                        Workload::Trace10x8 => service_trace_10x8(&tracer, i),
                         Workload::Span1 => tracer.start("op").end(),
                     }
                 }
@@ -400,34 +400,6 @@ where
         app_cpu_ns,
         app_wall_ns: nanos(started.elapsed()),
     }
-}
-
-/// A root and 9 children, each with 8 attributes: strings, integers, a float, a bool.
-fn trace_10x8<T>(tracer: &T, i: u64)
-where
-    T: opentelemetry::trace::Tracer,
-    T::Span: Send + Sync + 'static,
-{
-    let attrs = |span: &mut T::Span, n: i64| {
-        span.set_attribute(KeyValue::new("http.request.method", "GET"));
-        span.set_attribute(KeyValue::new("http.route", "/api/users/{id}/orders"));
-        span.set_attribute(KeyValue::new("http.response.status_code", 200));
-        span.set_attribute(KeyValue::new("server.port", 8080));
-        span.set_attribute(KeyValue::new("db.response.returned_rows", n));
-        span.set_attribute(KeyValue::new("cache.hit_ratio", 0.75));
-        span.set_attribute(KeyValue::new("feature.enabled", n % 2 == 0));
-        span.set_attribute(KeyValue::new("user.tier", "gold"));
-    };
-    let n = i64::try_from(i % 1000).unwrap_or(0);
-    let mut root = tracer.start_with_context("GET /api/users/{id}/orders", &Context::new());
-    attrs(&mut root, n);
-    let cx = Context::new().with_span(root);
-    for c in 0..9 {
-        let mut child = tracer.start_with_context("SELECT orders", &cx);
-        attrs(&mut child, n + c);
-        child.end();
-    }
-    cx.span().end();
 }
 
 fn nanos(d: Duration) -> u64 {
