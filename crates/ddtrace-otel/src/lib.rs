@@ -117,9 +117,9 @@
 //!   their second sighting in a row by a bounded, direct-mapped cache (1 024 values of at most
 //!   64 bytes): the API gives static text only as a copy, so each span paid an allocation and
 //!   a free per such value; values seen once are moved as before.
-//! * A span record waits in the queue as 80 bytes: what most spans lack (events, links, a
-//!   status, an inherited service) is in one optional box, and its attributes are in the
-//!   trace's vector.
+//! * A span record waits in the queue as 80 bytes: what most spans lack (events, links, an
+//!   error's description, an inherited service) is in one optional box, the status is a
+//!   byte (setting `Ok` allocates nothing), and its attributes are in the trace's vector.
 //! * `PendingChunk::size_hint` counts the chunk's buffers at their capacity, its decision,
 //!   names, events and links, and 8 bytes per attribute for its strings (estimated: it runs
 //!   on the application thread when the exporter queues the chunk).

@@ -15,7 +15,7 @@ use opentelemetry::{Array, Key, KeyValue, Value};
 use parking_lot::{Mutex, MutexGuard};
 
 use crate::config::BridgeConfig;
-use crate::span::{Extras, SpanRecord};
+use crate::span::{Extras, SpanRecord, StatusCode};
 
 /// Reserved attribute keys (`otel-mapping.md` §4).
 pub(crate) const OPERATION_NAME: &str = "operation.name";
@@ -605,9 +605,16 @@ pub(crate) fn map_span(
     let Extras {
         events,
         links,
-        status,
+        error_description,
         inherited_service,
     } = rec.extras.map(|e| *e).unwrap_or_default();
+    let status = match rec.status {
+        StatusCode::Unset => Status::Unset,
+        StatusCode::Ok => Status::Ok,
+        StatusCode::Error => Status::Error {
+            description: error_description,
+        },
+    };
     // Room for the attributes and the few tags added here, so the maps do not grow per tag.
     span.meta = TagMap::with_capacity(count + cfg.global_tags.len() + 6);
     span.metrics = TagMap::with_capacity(count / 2 + 4);

@@ -16,7 +16,7 @@ use crate::clock;
 use crate::config::{BridgeConfig, DEFAULT_MAX_BUFFERED_SPANS, DEFAULT_SERVICE, PartialFlush};
 use crate::mapping::{self, OPERATION_NAME, RESOURCE_NAME, SERVICE_NAME};
 use crate::propagator::DatadogPropagator;
-use crate::span::{Extras, Span, SpanRecord};
+use crate::span::{Extras, Span, SpanRecord, StatusCode};
 use crate::trace::{self, Decision, Registry, Shared, Trace};
 use crate::{Error, Result};
 
@@ -606,7 +606,7 @@ impl opentelemetry::trace::Tracer for Tracer {
                 Box::new(Extras {
                     events,
                     links,
-                    status: Default::default(),
+                    error_description: Cow::Borrowed(""),
                     inherited_service,
                 })
             });
@@ -619,6 +619,7 @@ impl opentelemetry::trace::Tracer for Tracer {
             end_ns: start_ns,
             attributes_range: (0, 0),
             parent_is_local,
+            status: StatusCode::Unset,
             extras,
         };
         Span::new(trace, record, attributes, sampled)

@@ -26,7 +26,18 @@ pub(crate) struct SpanRecord {
     pub(crate) attributes_range: (u32, u32),
     /// Whether the parent is a span of this process (for top-level marking).
     pub(crate) parent_is_local: bool,
+    /// The status; an error's description, when it has one, is in the extras.
+    pub(crate) status: StatusCode,
     pub(crate) extras: Option<Box<Extras>>,
+}
+
+/// A span's status without its description: setting `Ok` (which instrumentations often do
+/// on every span) needs no extras.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum StatusCode {
+    Unset,
+    Error,
+    Ok,
 }
 
 /// The parts of a span record that most spans do not have.
@@ -34,7 +45,8 @@ pub(crate) struct SpanRecord {
 pub(crate) struct Extras {
     pub(crate) events: Vec<Event>,
     pub(crate) links: Vec<Link>,
-    pub(crate) status: Status,
+    /// The description of an `Error` status (empty for none).
+    pub(crate) error_description: Cow<'static, str>,
     /// The service inherited from a local parent whose service was set by `service.name`.
     pub(crate) inherited_service: Option<Str>,
 }
@@ -229,12 +241,21 @@ impl opentelemetry::trace::Span for Span {
             return;
         };
         // Ok > Error > Unset (§7.1): Ok is final, Unset never overrides.
-        if matches!(status, Status::Unset) {
+        if record.status == StatusCode::Ok {
             return;
         }
-        let current = record.extras_mut();
-        if !matches!(current.status, Status::Ok) {
-            current.status = status;
+        match status {
+            Status::Unset => {}
+            Status::Ok => record.status = StatusCode::Ok,
+            Status::Error { description } => {
+                record.status = StatusCode::Error;
+                // A later error replaces an earlier one's description, even with none.
+                if !description.is_empty() {
+                    record.extras_mut().error_description = description;
+                } else if let Some(extras) = record.extras.as_mut() {
+                    extras.error_description = Cow::Borrowed("");
+                }
+            }
         }
     }
 
@@ -288,5 +309,29 @@ mod tests {
             "SpanRecord is {} bytes",
             std::mem::size_of::<SpanRecord>()
         );
+    }
+
+    /// Setting a status without a description (as instrumentations do on every span) keeps
+    /// the record without extras; a description goes there.
+    #[test]
+    fn a_status_without_description_needs_no_extras() {
+        use opentelemetry::trace::{Span as _, Tracer as _, TracerProvider as _};
+        let provider = crate::TracerProvider::builder()
+            .with_exporter(crate::InMemoryExporter::new())
+            .build()
+            .expect("provider");
+        let mut span = provider.tracer("t").start("op");
+        span.set_status(Status::Ok);
+        let record = span.record.as_ref().expect("open");
+        assert_eq!(record.status, StatusCode::Ok);
+        assert!(record.extras.is_none());
+        let mut span = provider.tracer("t").start("op");
+        span.set_status(Status::error(""));
+        assert!(span.record.as_ref().expect("open").extras.is_none());
+        span.set_status(Status::error("boom"));
+        let record = span.record.as_ref().expect("open");
+        assert_eq!(record.status, StatusCode::Error);
+        let extras = record.extras.as_ref().expect("a description");
+        assert_eq!(extras.error_description, "boom");
     }
 }

@@ -835,10 +835,7 @@ impl PendingChunk for PendingTrace {
                             .map(|l| attributes_bytes(&l.attributes) + 64)
                             .sum::<usize>()
                 };
-                let status = match &extras.status {
-                    opentelemetry::trace::Status::Error { description } => description.len(),
-                    _ => 0,
-                };
+                let status = extras.error_description.len();
                 owned_name
                     + std::mem::size_of::<crate::span::Extras>()
                     + BLOCK
