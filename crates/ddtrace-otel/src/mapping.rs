@@ -331,12 +331,16 @@ impl Interner {
         Interner(None)
     }
 
+    /// The process's key set, if this interner could lock it (tried once).
+    fn set(&mut self) -> Option<&mut KeySet> {
+        self.0
+            .get_or_insert_with(|| INTERNED_KEYS.get_or_init(Default::default).try_lock())
+            .as_deref_mut()
+    }
+
     /// The `Str` of a string attribute value, taking it (see [`ValueCache`]).
     fn value(&mut self, value: opentelemetry::StringValue) -> Str {
-        let guard = self
-            .0
-            .get_or_insert_with(|| INTERNED_KEYS.get_or_init(Default::default).try_lock());
-        match guard.as_mut() {
+        match self.set() {
             Some(set) => set.values.get(value),
             None => str_from_value(value),
         }
@@ -344,10 +348,7 @@ impl Interner {
 
     /// The `Str` of an attribute key, taking it.
     fn key(&mut self, key: Key) -> Str {
-        let guard = self
-            .0
-            .get_or_insert_with(|| INTERNED_KEYS.get_or_init(Default::default).try_lock());
-        let Some(set) = guard.as_mut() else {
+        let Some(set) = self.set() else {
             return Str::from(String::from(key));
         };
         let slot = recent_slot(key.as_str());
