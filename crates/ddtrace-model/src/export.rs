@@ -3,7 +3,7 @@
 use std::fmt;
 use std::time::Duration;
 
-use crate::{Result, TraceChunk};
+use crate::{ChunkSink, Result, TraceChunk};
 
 /// A finished chunk that has not yet been turned into Datadog spans.
 ///
@@ -19,6 +19,18 @@ pub trait PendingChunk: Send {
 
     /// Produces the Datadog chunk.
     fn into_chunk(self: Box<Self>) -> TraceChunk;
+
+    /// Hands the Datadog chunk to `sink` and returns its number of spans (0: nothing was
+    /// pushed). The default pushes [`into_chunk`](PendingChunk::into_chunk)'s chunk;
+    /// producers that can describe their spans without building them push a
+    /// [`ChunkView`](crate::ChunkView) of the same chunk instead.
+    fn write_to(self: Box<Self>, sink: &mut dyn ChunkSink) -> usize {
+        let chunk = self.into_chunk();
+        if !chunk.spans.is_empty() {
+            sink.push_chunk(&chunk);
+        }
+        chunk.spans.len()
+    }
 }
 
 impl PendingChunk for TraceChunk {

@@ -37,6 +37,7 @@ mod random;
 mod span;
 mod str;
 pub mod tags;
+mod view;
 
 pub use chunk::{SamplingPriority, TraceChunk};
 pub use error::{Error, Result};
@@ -45,3 +46,4 @@ pub use id::{SpanId, TraceId};
 pub use map::TagMap;
 pub use span::{AttributeArray, AttributeValue, Span, SpanEvent, SpanLink};
 pub use str::Str;
+pub use view::{ChunkSink, ChunkView, SpanView};
