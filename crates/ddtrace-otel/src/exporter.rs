@@ -4,11 +4,11 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
-use ddtrace_model::{ChunkExporter, PendingChunk, TraceChunk};
+use ddtrace_model::{ChunkExporter, ChunkSink, PendingChunk, TraceChunk};
 use parking_lot::Mutex;
 
-/// Keeps every exported chunk in memory, mapped (`into_chunk` runs in `export`, on the
-/// caller's thread). For tests and for users who inspect spans themselves; clones share the
+/// Keeps every exported chunk in memory, mapped (in `export`, on the caller's thread, the way
+/// the agent transport's worker maps it: [`PendingChunk::write_to`]). For tests and for users who inspect spans themselves; clones share the
 /// same storage.
 ///
 /// After `shutdown`, `export` drops chunks and counts them in [`dropped_spans`].
@@ -65,6 +65,15 @@ impl InMemoryExporter {
     }
 }
 
+/// The chunks a pending chunk pushes (a view is copied into a chunk).
+struct Collect(Vec<TraceChunk>);
+
+impl ChunkSink for Collect {
+    fn push_chunk(&mut self, chunk: &TraceChunk) {
+        self.0.push(chunk.clone());
+    }
+}
+
 impl ChunkExporter for InMemoryExporter {
     fn export(&self, chunk: Box<dyn PendingChunk>) {
         if self.is_shut_down() {
@@ -73,8 +82,9 @@ impl ChunkExporter for InMemoryExporter {
                 .fetch_add(chunk.span_count() as u64, Ordering::Relaxed);
             return;
         }
-        let chunk = chunk.into_chunk();
-        self.inner.chunks.lock().push(chunk);
+        let mut mapped = Collect(Vec::with_capacity(1));
+        chunk.write_to(&mut mapped);
+        self.inner.chunks.lock().append(&mut mapped.0);
     }
 
     fn flush(&self, _timeout: Duration) -> ddtrace_model::Result<()> {

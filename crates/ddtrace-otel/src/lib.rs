@@ -166,6 +166,7 @@ mod provider;
 mod recycle;
 mod span;
 mod trace;
+mod view;
 
 pub use config::{
     DEFAULT_MAX_BUFFERED_SPANS, DEFAULT_PARTIAL_FLUSH_MIN_SPANS, DEFAULT_SERVICE, PartialFlush,

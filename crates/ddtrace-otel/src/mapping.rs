@@ -23,9 +23,9 @@ pub(crate) const RESOURCE_NAME: &str = "resource.name";
 pub(crate) const SERVICE_NAME: &str = "service.name";
 pub(crate) const SPAN_TYPE: &str = "span.type";
 pub(crate) const ANALYTICS_EVENT: &str = "analytics.event";
-const HTTP_RESPONSE_STATUS_CODE: &str = "http.response.status_code";
-const HTTP_STATUS_CODE: &str = "http.status_code";
-const HTTP_STATUS_TEXT: &str = "http.status_text";
+pub(crate) const HTTP_RESPONSE_STATUS_CODE: &str = "http.response.status_code";
+pub(crate) const HTTP_STATUS_CODE: &str = "http.status_code";
+pub(crate) const HTTP_STATUS_TEXT: &str = "http.status_text";
 const EXCEPTION: &str = "exception";
 
 /// The lower-case name of a span kind, as in meta `span.kind` and rule 14.
@@ -152,7 +152,7 @@ pub(crate) fn parse_bool(value: &Value) -> Option<bool> {
 }
 
 /// Whether an `error` attribute value is truthy.
-fn truthy(value: &Value) -> bool {
+pub(crate) fn truthy(value: &Value) -> bool {
     match value {
         Value::Bool(b) => *b,
         Value::I64(i) => *i != 0,
@@ -163,7 +163,7 @@ fn truthy(value: &Value) -> bool {
 }
 
 /// The Datadog span type for a kind when no `span.type` attribute is set (§5).
-fn span_type(kind: &SpanKind, db_system: Option<&str>) -> &'static str {
+pub(crate) fn span_type(kind: &SpanKind, db_system: Option<&str>) -> &'static str {
     match kind {
         SpanKind::Server => "web",
         SpanKind::Client => match db_system.map(str::to_ascii_lowercase).as_deref() {
@@ -370,7 +370,7 @@ impl Interner {
 }
 
 /// The text of a common HTTP status code, without formatting it.
-fn status_code_text(code: i64) -> Option<&'static str> {
+pub(crate) fn status_code_text(code: i64) -> Option<&'static str> {
     Some(match code {
         200 => "200",
         201 => "201",
@@ -446,7 +446,7 @@ fn set_typed(span: &mut Span, keys: &mut Interner, key: Key, value: Value) {
     }
 }
 
-fn bool_text(b: bool) -> &'static str {
+pub(crate) fn bool_text(b: bool) -> &'static str {
     if b { "true" } else { "false" }
 }
 
@@ -508,7 +508,7 @@ fn recorded_text<'a>(span: &'a Span, key: &str) -> Option<Cow<'a, str>> {
     span.metrics.get(key).map(|n| Cow::Owned(number_text(*n)))
 }
 
-fn number_text(n: f64) -> String {
+pub(crate) fn number_text(n: f64) -> String {
     if n.fract() == 0.0 && n.abs() < 1e15 {
         format!("{}", n as i64)
     } else {

@@ -10,8 +10,8 @@ use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, AtomicUsize, Ordering}
 use std::sync::{Arc, Weak};
 
 use ddtrace_model::{
-    ChunkExporter, PendingChunk, SamplingPriority, SpanId, SpanLink, Str, TagMap, TraceChunk,
-    TraceId, tags,
+    ChunkExporter, ChunkSink, PendingChunk, SamplingPriority, SpanId, SpanLink, Str, TagMap,
+    TraceChunk, TraceId, tags,
 };
 use ddtrace_propagation::{Extracted, InjectContext, Propagator};
 use ddtrace_sampling::{RootSpanInfo, Sampler, SamplingDecision, TagValue};
@@ -776,14 +776,55 @@ impl Registry {
 /// The finished spans of one local trace (or part of it), not yet mapped.
 #[derive(Debug)]
 pub(crate) struct PendingTrace {
-    config: Arc<BridgeConfig>,
-    sampler: Arc<Sampler>,
+    pub(crate) config: Arc<BridgeConfig>,
+    pub(crate) sampler: Arc<Sampler>,
     recycler: Arc<Recycler>,
-    trace_id: TraceId,
-    root_id: SpanId,
-    records: Vec<SpanRecord>,
-    attributes: Vec<KeyValue>,
-    decision: Arc<Decision>,
+    pub(crate) trace_id: TraceId,
+    pub(crate) root_id: SpanId,
+    pub(crate) records: Vec<SpanRecord>,
+    pub(crate) attributes: Vec<KeyValue>,
+    pub(crate) decision: Arc<Decision>,
+}
+
+impl PendingTrace {
+    /// A pending trace of these parts (for the crate's tests).
+    #[cfg(test)]
+    pub(crate) fn for_tests(
+        config: Arc<BridgeConfig>,
+        sampler: Arc<Sampler>,
+        trace_id: TraceId,
+        root_id: SpanId,
+        records: Vec<SpanRecord>,
+        attributes: Vec<KeyValue>,
+        decision: Arc<Decision>,
+    ) -> PendingTrace {
+        PendingTrace {
+            config,
+            sampler,
+            recycler: Arc::default(),
+            trace_id,
+            root_id,
+            records,
+            attributes,
+            decision,
+        }
+    }
+
+    /// Empties the buffers and gives them back for the next trace.
+    fn recycle(self) {
+        let PendingTrace {
+            mut records,
+            mut attributes,
+            recycler,
+            ..
+        } = self;
+        records.clear();
+        attributes.clear();
+        recycler.give(Buffers {
+            records,
+            attributes,
+        });
+    }
 }
 
 impl PendingChunk for PendingTrace {
@@ -856,6 +897,18 @@ impl PendingChunk for PendingTrace {
             + attributes_bytes(&self.attributes)
             + records
             + decision
+    }
+
+    fn write_to(mut self: Box<Self>, sink: &mut dyn ChunkSink) -> usize {
+        if let Some(spans) = crate::view::write_view(&mut self, sink) {
+            self.recycle();
+            return spans;
+        }
+        let chunk = self.into_chunk();
+        if !chunk.spans.is_empty() {
+            sink.push_chunk(&chunk);
+        }
+        chunk.spans.len()
     }
 
     fn into_chunk(self: Box<Self>) -> TraceChunk {
