@@ -268,4 +268,43 @@ pub(crate) mod arb {
     pub(crate) fn chunks() -> impl Strategy<Value = Vec<TraceChunk>> {
         vec(chunk(), 0..4)
     }
+
+    /// Keys of the chunk-level rules, set on spans as meta and as chunk tags by
+    /// [`with_reserved_keys`].
+    pub(crate) const META_KEYS: &[&str] = &[
+        "_dd.origin",
+        "_dd.p.dm",
+        "_dd.p.tid",
+        "_dd.p.ksr",
+        "events",
+        "_dd.span_links",
+    ];
+
+    /// A chunk whose spans carry reserved meta keys and `_sampling_priority_v1` metrics,
+    /// and whose tags collide with other chunk-level keys (these do not round-trip).
+    pub(crate) fn with_reserved_keys() -> impl Strategy<Value = TraceChunk> {
+        (
+            chunk(),
+            vec((0..META_KEYS.len(), text()), 0..8),
+            vec((0..META_KEYS.len(), text()), 0..3),
+            vec(any::<f64>().prop_filter("NaN", |v| !v.is_nan()), 0..3),
+        )
+            .prop_map(|(mut chunk, span_meta, chunk_tags, priorities)| {
+                let n = chunk.spans.len().max(1);
+                for (i, (key, value)) in span_meta.into_iter().enumerate() {
+                    if let Some(span) = chunk.spans.get_mut(i % n) {
+                        span.meta.insert(META_KEYS[key], value);
+                    }
+                }
+                for (key, value) in chunk_tags {
+                    chunk.tags.insert(META_KEYS[key], value);
+                }
+                for (i, p) in priorities.into_iter().enumerate() {
+                    if let Some(span) = chunk.spans.get_mut(i % n) {
+                        span.metrics.insert("_sampling_priority_v1", p);
+                    }
+                }
+                chunk
+            })
+    }
 }

@@ -74,43 +74,8 @@ mod reserved_keys {
     use ddtrace_model::TraceChunk;
     use proptest::prelude::*;
 
-    use crate::common::arb;
+    use crate::common::arb::with_reserved_keys;
     use crate::wire::{RawMap, RawSpanV04, RawSpanV05};
-
-    const META_KEYS: &[&str] = &[
-        "_dd.origin",
-        "_dd.p.dm",
-        "_dd.p.tid",
-        "_dd.p.ksr",
-        "events",
-        "_dd.span_links",
-    ];
-
-    fn with_reserved_keys() -> impl Strategy<Value = TraceChunk> {
-        (
-            arb::chunk(),
-            proptest::collection::vec((0..META_KEYS.len(), arb::text()), 0..8),
-            proptest::collection::vec((0..META_KEYS.len(), arb::text()), 0..3),
-            proptest::collection::vec(any::<f64>().prop_filter("NaN", |v| !v.is_nan()), 0..3),
-        )
-            .prop_map(|(mut chunk, span_meta, chunk_tags, priorities)| {
-                let n = chunk.spans.len().max(1);
-                for (i, (key, value)) in span_meta.into_iter().enumerate() {
-                    if let Some(span) = chunk.spans.get_mut(i % n) {
-                        span.meta.insert(META_KEYS[key], value);
-                    }
-                }
-                for (key, value) in chunk_tags {
-                    chunk.tags.insert(META_KEYS[key], value);
-                }
-                for (i, p) in priorities.into_iter().enumerate() {
-                    if let Some(span) = chunk.spans.get_mut(i % n) {
-                        span.metrics.insert("_sampling_priority_v1", p);
-                    }
-                }
-                chunk
-            })
-    }
 
     fn expected_meta(chunk: &TraceChunk, i: usize, json_keys: &[&str]) -> HashMap<String, String> {
         let span = &chunk.spans[i];
