@@ -1,6 +1,9 @@
 //! The encoders: [`PayloadEncoder`] and [`encode`].
 
-use ddtrace_model::{Span, TraceChunk, tags};
+use ddtrace_model::{
+    ChunkSink, ChunkView, SamplingPriority, Span, SpanEvent, SpanId, SpanLink, SpanView, Str,
+    TagMap, TraceChunk, TraceId, tags,
+};
 
 use crate::intern::StringTable;
 use crate::{EncodeOptions, Format, json, write};
@@ -28,10 +31,11 @@ const SPAN_EVENTS_KEY: &[u8] = b"\xabspan_events";
 
 /// Builds one payload at a time from [`TraceChunk`]s, reusing its buffers.
 ///
-/// Push chunks, read [`encoded_len`](PayloadEncoder::encoded_len) to decide when a payload is
-/// big enough, call [`finish`](PayloadEncoder::finish) to get the bytes, then
-/// [`clear`](PayloadEncoder::clear) to start the next payload with the same allocations (and,
-/// for v0.5, the strings already known).
+/// Push chunks (or [`ChunkView`]s, with [`push_view`](PayloadEncoder::push_view): the same
+/// bytes, without building the chunk), read [`encoded_len`](PayloadEncoder::encoded_len) to
+/// decide when a payload is big enough, call [`finish`](PayloadEncoder::finish) to get the
+/// bytes, then [`clear`](PayloadEncoder::clear) to start the next payload with the same
+/// allocations (and, for v0.5, the strings already known).
 ///
 /// What goes on the wire, besides each span's own fields:
 /// * on the chunk's first span: metric `_sampling_priority_v1` (when the chunk has a priority),
@@ -132,6 +136,47 @@ impl PayloadEncoder {
 
     /// Appends one chunk to the payload. A chunk without spans is skipped.
     pub fn push(&mut self, chunk: &TraceChunk) {
+        self.push_parts(ChunkParts::of_chunk(chunk));
+    }
+
+    /// Appends one chunk described by borrowed parts, writing exactly the bytes
+    /// [`push`](PayloadEncoder::push) writes for [`ChunkView::to_chunk`], without building
+    /// the chunk: no allocation per span (only the v0.5 string table's first sight of a
+    /// string). A view without spans is skipped.
+    ///
+    /// ```
+    /// use ddtrace_encoding::{EncodeOptions, Format, PayloadEncoder};
+    /// use ddtrace_model::{ChunkView, SamplingPriority, SpanId, SpanView, TagMap, TraceId};
+    ///
+    /// let meta = [("env", "prod")];
+    /// let spans = [SpanView {
+    ///     service: "web",
+    ///     meta: &meta,
+    ///     ..SpanView::new(TraceId::from_u128(1), SpanId::new(2).unwrap(), "op")
+    /// }];
+    /// let tags = TagMap::new();
+    /// let view = ChunkView {
+    ///     spans: &spans,
+    ///     priority: Some(SamplingPriority::AUTO_KEEP),
+    ///     origin: None,
+    ///     tags: &tags,
+    /// };
+    ///
+    /// let mut encoder = PayloadEncoder::new(Format::V05, EncodeOptions::default());
+    /// encoder.push_view(&view);
+    /// encoder.push_view(&ChunkView { spans: &[], ..view }); // empty views are skipped
+    /// assert_eq!((encoder.chunk_count(), encoder.span_count()), (1, 1));
+    /// let from_view = encoder.finish().to_vec();
+    ///
+    /// encoder.clear();
+    /// encoder.push(&view.to_chunk());
+    /// assert_eq!(encoder.finish(), &from_view[..]);
+    /// ```
+    pub fn push_view(&mut self, chunk: &ChunkView<'_>) {
+        self.push_parts(ChunkParts::of_view(chunk));
+    }
+
+    fn push_parts<P: SpanParts>(&mut self, chunk: ChunkParts<'_, P>) {
         if chunk.spans.is_empty() {
             return;
         }
@@ -142,7 +187,7 @@ impl PayloadEncoder {
                     &mut sink,
                     &mut self.body,
                     &mut self.json,
-                    chunk,
+                    &chunk,
                     self.options,
                     true,
                 );
@@ -155,7 +200,7 @@ impl PayloadEncoder {
                     &mut self.strings,
                     &mut self.body,
                     &mut self.json,
-                    chunk,
+                    &chunk,
                     options,
                     false,
                 );
@@ -239,6 +284,18 @@ impl PayloadEncoder {
     }
 }
 
+/// The encoder as the transport's worker sees it: chunks go to
+/// [`push`](PayloadEncoder::push), views to [`push_view`](PayloadEncoder::push_view).
+impl ChunkSink for PayloadEncoder {
+    fn push_chunk(&mut self, chunk: &TraceChunk) {
+        self.push(chunk);
+    }
+
+    fn push_view(&mut self, chunk: &ChunkView<'_>) {
+        PayloadEncoder::push_view(self, chunk);
+    }
+}
+
 /// Encodes `chunks` as one payload into `out`, replacing its contents. Empty chunks are
 /// skipped.
 ///
@@ -262,7 +319,8 @@ pub fn encode(format: Format, options: EncodeOptions, chunks: &[TraceChunk], out
             write::array_len(out, chunks.iter().filter(|c| !c.spans.is_empty()).count());
             let mut json = String::new();
             for chunk in chunks.iter().filter(|c| !c.spans.is_empty()) {
-                write_chunk(&mut Inline, out, &mut json, chunk, options, true);
+                let chunk = ChunkParts::of_chunk(chunk);
+                write_chunk(&mut Inline, out, &mut json, &chunk, options, true);
             }
         }
         Format::V05 => {
@@ -310,9 +368,164 @@ impl Strings for StringTable {
     }
 }
 
+/// What the writers read of a span: a [`Span`], or a [`SpanView`] (which has no
+/// `meta_struct`, links or events: the defaults).
+trait SpanParts {
+    fn service(&self) -> &str;
+    fn name(&self) -> &str;
+    fn resource(&self) -> &str;
+    fn span_type(&self) -> &str;
+    fn trace_id(&self) -> TraceId;
+    fn span_id(&self) -> SpanId;
+    fn parent_id(&self) -> Option<SpanId>;
+    fn start(&self) -> i64;
+    fn duration(&self) -> i64;
+    fn error(&self) -> bool;
+    fn meta_len(&self) -> usize;
+    /// The meta entries, in writing order, each key once.
+    fn meta(&self) -> impl Iterator<Item = (&str, &str)>;
+    fn metrics_len(&self) -> usize;
+    /// The metrics, in writing order, each key once.
+    fn metrics(&self) -> impl Iterator<Item = (&str, f64)>;
+    fn meta_struct(&self) -> Option<&TagMap<Vec<u8>>> {
+        None
+    }
+    fn links(&self) -> &[SpanLink] {
+        &[]
+    }
+    fn events(&self) -> &[SpanEvent] {
+        &[]
+    }
+}
+
+/// The [`SpanParts`] accessors written the same for [`Span`] and [`SpanView`] (a `&str`
+/// field derefs from `Str` and from `&str` alike).
+macro_rules! shared_span_parts {
+    () => {
+        #[inline(always)]
+        fn service(&self) -> &str {
+            &self.service
+        }
+        #[inline(always)]
+        fn name(&self) -> &str {
+            &self.name
+        }
+        #[inline(always)]
+        fn resource(&self) -> &str {
+            &self.resource
+        }
+        #[inline(always)]
+        fn span_type(&self) -> &str {
+            &self.span_type
+        }
+        #[inline(always)]
+        fn trace_id(&self) -> TraceId {
+            self.trace_id
+        }
+        #[inline(always)]
+        fn span_id(&self) -> SpanId {
+            self.span_id
+        }
+        #[inline(always)]
+        fn parent_id(&self) -> Option<SpanId> {
+            self.parent_id
+        }
+        #[inline(always)]
+        fn start(&self) -> i64 {
+            self.start
+        }
+        #[inline(always)]
+        fn duration(&self) -> i64 {
+            self.duration
+        }
+        #[inline(always)]
+        fn error(&self) -> bool {
+            self.error
+        }
+        #[inline(always)]
+        fn meta_len(&self) -> usize {
+            self.meta.len()
+        }
+        #[inline(always)]
+        fn metrics_len(&self) -> usize {
+            self.metrics.len()
+        }
+    };
+}
+
+impl SpanParts for Span {
+    shared_span_parts!();
+
+    #[inline(always)]
+    fn meta(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.meta.iter().map(|(k, v)| (k.as_str(), v.as_str()))
+    }
+    #[inline(always)]
+    fn metrics(&self) -> impl Iterator<Item = (&str, f64)> {
+        self.metrics.iter().map(|(k, v)| (k.as_str(), *v))
+    }
+    #[inline(always)]
+    fn meta_struct(&self) -> Option<&TagMap<Vec<u8>>> {
+        Some(&self.meta_struct)
+    }
+    #[inline(always)]
+    fn links(&self) -> &[SpanLink] {
+        &self.links
+    }
+    #[inline(always)]
+    fn events(&self) -> &[SpanEvent] {
+        &self.events
+    }
+}
+
+impl SpanParts for SpanView<'_> {
+    shared_span_parts!();
+
+    #[inline(always)]
+    fn meta(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.meta.iter().copied()
+    }
+    #[inline(always)]
+    fn metrics(&self) -> impl Iterator<Item = (&str, f64)> {
+        self.metrics.iter().copied()
+    }
+}
+
+/// A chunk as the writers read it, from a [`TraceChunk`] or a [`ChunkView`].
+struct ChunkParts<'a, P> {
+    spans: &'a [P],
+    priority: Option<SamplingPriority>,
+    origin: Option<&'a str>,
+    tags: &'a TagMap<Str>,
+}
+
+impl<'a> ChunkParts<'a, Span> {
+    fn of_chunk(chunk: &'a TraceChunk) -> Self {
+        ChunkParts {
+            spans: &chunk.spans,
+            priority: chunk.priority,
+            origin: chunk.origin.as_deref(),
+            tags: &chunk.tags,
+        }
+    }
+}
+
+impl<'a> ChunkParts<'a, SpanView<'a>> {
+    fn of_view(chunk: &ChunkView<'a>) -> Self {
+        ChunkParts {
+            spans: chunk.spans,
+            priority: chunk.priority,
+            origin: chunk.origin,
+            tags: chunk.tags,
+        }
+    }
+}
+
 /// The chunk-level values written on one span, and which of the span's own keys they hide.
 struct Overrides<'a> {
-    chunk: &'a TraceChunk,
+    priority: Option<SamplingPriority>,
+    origin: Option<&'a str>,
+    tags: &'a TagMap<Str>,
     first: bool,
     tid: Option<[u8; 16]>,
     links_json: bool,
@@ -328,7 +541,7 @@ impl Overrides<'_> {
 
     /// Keys written from the origin and the JSON fallbacks.
     fn hides_lower(&self, key: &str) -> bool {
-        (self.chunk.origin.is_some() && key == tags::ORIGIN)
+        (self.origin.is_some() && key == tags::ORIGIN)
             || (self.links_json && key == tags::SPAN_LINKS)
             || (self.events_json && key == tags::SPAN_EVENTS)
     }
@@ -336,7 +549,7 @@ impl Overrides<'_> {
     /// Whether any of the span's own meta entries can be replaced (false for most spans).
     #[inline]
     fn touches_meta(&self) -> bool {
-        self.first || self.chunk.origin.is_some() || self.links_json || self.events_json
+        self.first || self.origin.is_some() || self.links_json || self.events_json
     }
 
     /// Whether the span's own meta entry `key` is replaced by a chunk-level one.
@@ -351,22 +564,17 @@ impl Overrides<'_> {
         }
         self.hides_lower(key)
             || (self.tid.is_some() && key == tags::TRACE_ID_HIGH)
-            || (self.chunk.tags.contains_key(key) && self.tag_written(key))
+            || (self.tags.contains_key(key) && self.tag_written(key))
     }
 
     /// Number of meta entries the overrides add.
     fn meta_count(&self) -> usize {
-        let mut n = usize::from(self.chunk.origin.is_some())
+        let mut n = usize::from(self.origin.is_some())
             + usize::from(self.links_json)
             + usize::from(self.events_json);
         if self.first {
             n += usize::from(self.tid.is_some());
-            n += self
-                .chunk
-                .tags
-                .keys()
-                .filter(|k| self.tag_written(k))
-                .count();
+            n += self.tags.keys().filter(|k| self.tag_written(k)).count();
         }
         n
     }
@@ -385,25 +593,27 @@ fn hex16(v: u64) -> [u8; 16] {
     out
 }
 
-fn write_chunk<S: Strings>(
+fn write_chunk<S: Strings, P: SpanParts>(
     strings: &mut S,
     buf: &mut Vec<u8>,
     json: &mut String,
-    chunk: &TraceChunk,
+    chunk: &ChunkParts<'_, P>,
     options: EncodeOptions,
     v04: bool,
 ) {
     strings.begin_chunk();
     write::array_len(buf, chunk.spans.len());
-    let high = chunk.spans.first().map_or(0, |s| s.trace_id.high());
+    let high = chunk.spans.first().map_or(0, |s| s.trace_id().high());
     let tid = (high != 0).then(|| hex16(high));
     for (i, span) in chunk.spans.iter().enumerate() {
         let overrides = Overrides {
-            chunk,
+            priority: chunk.priority,
+            origin: chunk.origin,
+            tags: chunk.tags,
             first: i == 0,
             tid,
-            links_json: !v04 && !span.links.is_empty(),
-            events_json: !options.native_span_events && !span.events.is_empty(),
+            links_json: !v04 && !span.links().is_empty(),
+            events_json: !options.native_span_events && !span.events().is_empty(),
         };
         if v04 {
             write_span_v04(strings, buf, json, span, &overrides);
@@ -413,40 +623,46 @@ fn write_chunk<S: Strings>(
     }
 }
 
-fn write_span_v04<S: Strings>(
+fn write_span_v04<S: Strings, P: SpanParts>(
     strings: &mut S,
     buf: &mut Vec<u8>,
     json: &mut String,
-    span: &Span,
+    span: &P,
     o: &Overrides<'_>,
 ) {
+    let meta_struct = span.meta_struct().filter(|m| !m.is_empty());
+    let links = span.links();
+    let native_events = if o.events_json { &[] } else { span.events() };
+    let parent_id = span.parent_id();
+    let error = span.error();
+    let span_type = span.span_type();
     let fields = 9
-        + usize::from(span.parent_id.is_some())
-        + usize::from(span.error)
-        + usize::from(!span.span_type.is_empty())
-        + usize::from(!span.meta_struct.is_empty())
-        + usize::from(!span.links.is_empty())
-        + usize::from(!o.events_json && !span.events.is_empty());
+        + usize::from(parent_id.is_some())
+        + usize::from(error)
+        + usize::from(!span_type.is_empty())
+        + usize::from(meta_struct.is_some())
+        + usize::from(!links.is_empty())
+        + usize::from(!native_events.is_empty());
     write::map_len(buf, fields);
     buf.extend_from_slice(SERVICE_KEY);
-    write::str(buf, &span.service);
+    write::str(buf, span.service());
     buf.extend_from_slice(NAME_KEY);
-    write::str(buf, &span.name);
+    write::str(buf, span.name());
     buf.extend_from_slice(RESOURCE_KEY);
-    write::str(buf, &span.resource);
+    write::str(buf, span.resource());
     buf.extend_from_slice(TRACE_ID_KEY);
-    write::uint(buf, span.trace_id.low());
+    write::uint(buf, span.trace_id().low());
     buf.extend_from_slice(SPAN_ID_KEY);
-    write::uint(buf, span.span_id.get());
-    if let Some(parent) = span.parent_id {
+    write::uint(buf, span.span_id().get());
+    if let Some(parent) = parent_id {
         buf.extend_from_slice(PARENT_ID_KEY);
         write::uint(buf, parent.get());
     }
     buf.extend_from_slice(START_KEY);
-    write::int(buf, span.start);
+    write::int(buf, span.start());
     buf.extend_from_slice(DURATION_KEY);
-    write::int(buf, span.duration);
-    if span.error {
+    write::int(buf, span.duration());
+    if error {
         buf.extend_from_slice(ERROR_KEY);
         write::uint(buf, 1);
     }
@@ -454,75 +670,75 @@ fn write_span_v04<S: Strings>(
     write_meta(strings, buf, json, span, o);
     buf.extend_from_slice(METRICS_KEY);
     write_metrics(strings, buf, span, o);
-    if !span.span_type.is_empty() {
+    if !span_type.is_empty() {
         buf.extend_from_slice(TYPE_KEY);
-        write::str(buf, &span.span_type);
+        write::str(buf, span_type);
     }
-    if !span.meta_struct.is_empty() {
+    if let Some(meta_struct) = meta_struct {
         buf.extend_from_slice(META_STRUCT_KEY);
-        write::map_len(buf, span.meta_struct.len());
-        for (k, v) in span.meta_struct.iter() {
+        write::map_len(buf, meta_struct.len());
+        for (k, v) in meta_struct.iter() {
             write::str(buf, k);
             write::bin(buf, v);
         }
     }
-    if !span.links.is_empty() {
+    if !links.is_empty() {
         buf.extend_from_slice(SPAN_LINKS_KEY);
-        write_native_links(buf, span);
+        write_native_links(buf, links);
     }
-    if !o.events_json && !span.events.is_empty() {
+    if !native_events.is_empty() {
         buf.extend_from_slice(SPAN_EVENTS_KEY);
-        write_native_events(buf, span);
+        write_native_events(buf, native_events);
     }
 }
 
-fn write_span_v05<S: Strings>(
+fn write_span_v05<S: Strings, P: SpanParts>(
     strings: &mut S,
     buf: &mut Vec<u8>,
     json: &mut String,
-    span: &Span,
+    span: &P,
     o: &Overrides<'_>,
 ) {
     write::array_len(buf, 12);
-    strings.put(buf, &span.service);
-    strings.put(buf, &span.name);
-    strings.put(buf, &span.resource);
-    write::uint(buf, span.trace_id.low());
-    write::uint(buf, span.span_id.get());
-    write::uint(buf, span.parent_id.map_or(0, |p| p.get()));
-    write::int(buf, span.start);
-    write::int(buf, span.duration);
-    write::uint(buf, u64::from(span.error));
+    strings.put(buf, span.service());
+    strings.put(buf, span.name());
+    strings.put(buf, span.resource());
+    write::uint(buf, span.trace_id().low());
+    write::uint(buf, span.span_id().get());
+    write::uint(buf, span.parent_id().map_or(0, |p| p.get()));
+    write::int(buf, span.start());
+    write::int(buf, span.duration());
+    write::uint(buf, u64::from(span.error()));
     write_meta(strings, buf, json, span, o);
     write_metrics(strings, buf, span, o);
-    strings.put(buf, &span.span_type);
+    strings.put(buf, span.span_type());
 }
 
-fn write_meta<S: Strings>(
+fn write_meta<S: Strings, P: SpanParts>(
     strings: &mut S,
     buf: &mut Vec<u8>,
     json: &mut String,
-    span: &Span,
+    span: &P,
     o: &Overrides<'_>,
 ) {
     if !o.touches_meta() {
-        write::map_len(buf, span.meta.len());
-        for (k, v) in span.meta.iter() {
+        write::map_len(buf, span.meta_len());
+        for (k, v) in span.meta() {
             strings.put(buf, k);
             strings.put(buf, v);
         }
         return;
     }
-    let own = span.meta.keys().filter(|k| !o.hides_meta(k)).count();
+    let own = span.meta().filter(|(k, _)| !o.hides_meta(k)).count();
     write::map_len(buf, own + o.meta_count());
-    for (k, v) in span.meta.iter() {
+    for (k, v) in span.meta() {
         if !o.hides_meta(k) {
             strings.put(buf, k);
             strings.put(buf, v);
         }
     }
     if o.first {
-        for (k, v) in o.chunk.tags.iter() {
+        for (k, v) in o.tags.iter() {
             if o.tag_written(k) {
                 strings.put(buf, k);
                 strings.put(buf, v);
@@ -534,35 +750,40 @@ fn write_meta<S: Strings>(
             strings.put_transient(buf, std::str::from_utf8(tid).unwrap_or_default());
         }
     }
-    if let Some(origin) = &o.chunk.origin {
+    if let Some(origin) = o.origin {
         strings.put(buf, tags::ORIGIN);
         strings.put(buf, origin);
     }
     if o.links_json {
-        json::write_links(json, &span.links);
+        json::write_links(json, span.links());
         strings.put(buf, tags::SPAN_LINKS);
         strings.put_transient(buf, json);
     }
     if o.events_json {
-        json::write_events(json, &span.events);
+        json::write_events(json, span.events());
         strings.put(buf, tags::SPAN_EVENTS);
         strings.put_transient(buf, json);
     }
 }
 
-fn write_metrics<S: Strings>(strings: &mut S, buf: &mut Vec<u8>, span: &Span, o: &Overrides<'_>) {
-    let priority = o.chunk.priority.filter(|_| o.first);
+fn write_metrics<S: Strings, P: SpanParts>(
+    strings: &mut S,
+    buf: &mut Vec<u8>,
+    span: &P,
+    o: &Overrides<'_>,
+) {
+    let priority = o.priority.filter(|_| o.first);
     let hides = |k: &str| priority.is_some() && k == tags::SAMPLING_PRIORITY;
     let own = if priority.is_some() {
-        span.metrics.keys().filter(|k| !hides(k)).count()
+        span.metrics().filter(|(k, _)| !hides(k)).count()
     } else {
-        span.metrics.len()
+        span.metrics_len()
     };
     write::map_len(buf, own + usize::from(priority.is_some()));
-    for (k, v) in span.metrics.iter() {
+    for (k, v) in span.metrics() {
         if !hides(k) {
             strings.put(buf, k);
-            write::f64(buf, *v);
+            write::f64(buf, v);
         }
     }
     if let Some(p) = priority {
@@ -571,9 +792,9 @@ fn write_metrics<S: Strings>(strings: &mut S, buf: &mut Vec<u8>, span: &Span, o:
     }
 }
 
-fn write_native_links(buf: &mut Vec<u8>, span: &Span) {
-    write::array_len(buf, span.links.len());
-    for link in &span.links {
+fn write_native_links(buf: &mut Vec<u8>, links: &[SpanLink]) {
+    write::array_len(buf, links.len());
+    for link in links {
         let high = link.trace_id.high();
         let fields = 2
             + usize::from(high != 0)
@@ -608,7 +829,7 @@ fn write_native_links(buf: &mut Vec<u8>, span: &Span) {
     }
 }
 
-fn write_native_events(buf: &mut Vec<u8>, span: &Span) {
+fn write_native_events(buf: &mut Vec<u8>, events: &[SpanEvent]) {
     use ddtrace_model::{AttributeArray as A, AttributeValue as V};
 
     fn typed(buf: &mut Vec<u8>, type_id: u64, key: &str) {
@@ -654,8 +875,8 @@ fn write_native_events(buf: &mut Vec<u8>, span: &Span) {
         }
     }
 
-    write::array_len(buf, span.events.len());
-    for event in &span.events {
+    write::array_len(buf, events.len());
+    for event in events {
         write::map_len(buf, 2 + usize::from(!event.attributes.is_empty()));
         write::str(buf, "time_unix_nano");
         write::uint(buf, event.time_unix_nano);

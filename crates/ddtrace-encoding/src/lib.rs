@@ -5,7 +5,10 @@
 //! bytes and back; sending them is `ddtrace-transport`'s job.
 //!
 //! * [`PayloadEncoder`] builds payloads chunk by chunk, reusing its buffers (and the v0.5
-//!   string table) from one payload to the next; [`encode`] is the one-shot form.
+//!   string table) from one payload to the next; [`encode`] is the one-shot form. It takes
+//!   [`TraceChunk`]s, or [`ChunkView`](ddtrace_model::ChunkView)s that describe a chunk by
+//!   borrowed parts (the same bytes, without building the chunk), and is a
+//!   [`ChunkSink`](ddtrace_model::ChunkSink).
 //! * [`decode`] reads a payload back into chunks (tests, tools, the test agent's captures).
 //! * [`inspect`] checks a payload as [`decode`] does and counts its chunks and spans, without
 //!   building them or allocating (a receiver that only counts, such as a benchmark's sink).

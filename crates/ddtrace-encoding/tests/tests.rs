@@ -8,4 +8,5 @@ mod golden;
 mod inspect;
 mod properties;
 mod vectors;
+mod views;
 mod wire;
