@@ -185,20 +185,18 @@ impl Worker {
         self.shared.done.notify_all();
     }
 
-    /// Maps one chunk, appends it to the payload in progress and frees it; sends the payload
-    /// once it reaches the size threshold.
+    /// Maps one chunk into the payload in progress (as a view when the producer can give one,
+    /// else as a `TraceChunk` it builds and frees); sends the payload once it reaches the size
+    /// threshold.
     fn add(&mut self, pending: Box<dyn PendingChunk>) {
-        let chunk = pending.into_chunk();
-        if chunk.spans.is_empty() {
+        if self.encoder.is_empty() {
+            self.start_payload();
+        }
+        if pending.write_to(&mut self.encoder) == 0 {
             // Nothing to send: it is done with.
             self.shared.counters.settled_empty(1);
             return;
         }
-        if self.encoder.is_empty() {
-            self.start_payload();
-        }
-        self.encoder.push(&chunk);
-        drop(chunk);
         if self.encoder.encoded_len() >= self.soft_limit {
             self.send_current();
         }
