@@ -61,6 +61,11 @@
 //! string the payload has not interned from that address is hashed, with a keyed
 //! folded-multiply hash, 16 bytes per multiply.
 //!
+//! Pushed as [`ChunkView`](ddtrace_model::ChunkView)s borrowing the same strings, the spans
+//! take about 80 ns each in v0.4 (against 105 to 120 ns as `TraceChunk`s, the chunks being
+//! the more sensitive to the process's memory layout) and about 128 ns in v0.5, where the
+//! string table dominates (`encode_1000_spans_views`; building the views is not timed).
+//!
 //! Decoding the same spans costs about 0.9 µs per span in either format (8,800 and 5,800
 //! instructions for v0.4 and v0.5), mostly building and later dropping the model's spans and
 //! maps: a v0.4 string read again shares the `Arc<str>` made the first time (a bounded cache
