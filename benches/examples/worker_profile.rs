@@ -1,9 +1,9 @@
 //! A deterministic driver of the transport worker's per-span work, for
 //! `valgrind --tool=callgrind`: `worker_profile [TRACES]` creates 10-span traces with 8
-//! attributes (the throughput benchmark's workload) through the bridge, and for each one maps
-//! it (`PendingChunk::into_chunk`), encodes it into a v0.5 payload and drops it, as the worker
-//! does. Compare the inclusive costs of `into_chunk`, `PayloadEncoder::push` and the drop of
-//! the `TraceChunk` before and after a change (divide by 10 × TRACES for a per-span figure).
+//! attributes (the throughput benchmark's workload) through the bridge, and for each one
+//! writes it into a v0.5 payload (`PendingChunk::write_to`), as the worker does. Compare the
+//! inclusive cost of `write_to` before and after a change (divide by 10 × TRACES for a
+//! per-span figure).
 
 use ddtrace_benches::{CaptureExporter, service_trace_10x8};
 use ddtrace_encoding::{EncodeOptions, Format, PayloadEncoder};
@@ -24,9 +24,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     for i in 0..traces {
         service_trace_10x8(&tracer, i);
         let pending = capture.take_last().ok_or("the trace was not exported")?;
-        let chunk = pending.into_chunk();
-        encoder.push(&chunk);
-        drop(chunk);
+        pending.write_to(&mut encoder);
         if encoder.span_count() >= 1000 {
             std::hint::black_box(encoder.finish().len());
             encoder.clear();
