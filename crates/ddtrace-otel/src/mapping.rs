@@ -369,28 +369,26 @@ impl Interner {
     }
 }
 
-/// The text of a common HTTP status code, without formatting it.
+/// The texts of the HTTP status codes 100 to 599.
+static STATUS_CODES: [[u8; 3]; 500] = {
+    let mut table = [[0u8; 3]; 500];
+    let mut i = 0;
+    while i < 500 {
+        let code = i + 100;
+        table[i] = [
+            b'0' + (code / 100) as u8,
+            b'0' + (code / 10 % 10) as u8,
+            b'0' + (code % 10) as u8,
+        ];
+        i += 1;
+    }
+    table
+};
+
+/// The text of an HTTP status code (100 to 599), without formatting it.
 pub(crate) fn status_code_text(code: i64) -> Option<&'static str> {
-    Some(match code {
-        200 => "200",
-        201 => "201",
-        202 => "202",
-        204 => "204",
-        301 => "301",
-        302 => "302",
-        304 => "304",
-        400 => "400",
-        401 => "401",
-        403 => "403",
-        404 => "404",
-        409 => "409",
-        429 => "429",
-        500 => "500",
-        502 => "502",
-        503 => "503",
-        504 => "504",
-        _ => return None,
-    })
+    let index = usize::try_from(code.checked_sub(100)?).ok()?;
+    std::str::from_utf8(STATUS_CODES.get(index)?).ok()
 }
 
 /// Sets `key` (or its flattened elements) in meta or metrics by the value's type (§6).
@@ -779,6 +777,16 @@ fn attribute_text(v: &AttributeValue) -> Str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn status_codes_have_their_decimal_text() {
+        for code in [100, 200, 418, 599] {
+            assert_eq!(status_code_text(code), Some(code.to_string().as_str()));
+        }
+        for code in [-1, 0, 99, 600, i64::MAX, i64::MIN] {
+            assert_eq!(status_code_text(code), None);
+        }
+    }
 
     #[test]
     fn repeated_values_are_shared_from_their_second_sighting() {

@@ -10,46 +10,70 @@
 //!
 //! What the common chunk has is handled here; a chunk with anything else (span events,
 //! links, an error description, a service inherited from a parent's `service.name`, array
-//! attributes, or a dropped trace when span sampling rules exist) goes through `into_chunk`.
+//! attributes, a tag whose text would have to be made, such as a non-integer HTTP status
+//! code or an error message made of one, or a dropped trace when span sampling rules exist)
+//! goes through `into_chunk`.
 //! Both give the same payload bytes: the tests in `tests/view.rs` compare them on generated
 //! traces, so a change to the mapping that is made in one place only fails there.
 
 use std::borrow::Cow;
 use std::sync::Arc;
 
-use ddtrace_model::{ChunkSink, ChunkView, SpanView, tags};
-use ddtrace_sampling::{RootSpanInfo, TagLookup, TagValue};
+use ddtrace_model::{ChunkSink, ChunkView, SpanView, TraceId, tags};
+use ddtrace_sampling::{RootSpanInfo, Sampler, SamplingDecision, TagLookup, TagValue};
 use opentelemetry::trace::SpanKind;
 use opentelemetry::{KeyValue, Value};
 
+use crate::config::BridgeConfig;
 use crate::mapping::{self, OPERATION_NAME, RESOURCE_NAME, SERVICE_NAME, SPAN_TYPE};
 use crate::span::{SpanRecord, StatusCode};
-use crate::trace::PendingTrace;
+use crate::trace::{Decision, PendingTrace};
 
 /// The tags of the spans of one chunk, span after span; the span being mapped owns the tails
 /// from `meta_start` and `metrics_start`.
+///
+/// Setting a tag must find the key among the span's tags (a later value replaces an earlier
+/// one, a string removes a number of the same key and the reverse). Keys are almost always
+/// new, so each tail has a 64-bit filter of the keys it may hold: a key whose bit is clear is
+/// appended without a scan.
 #[derive(Default)]
 struct Tags<'a> {
-    meta: Vec<(&'a str, Cow<'a, str>)>,
+    meta: Vec<(&'a str, &'a str)>,
     metrics: Vec<(&'a str, f64)>,
     meta_start: usize,
     metrics_start: usize,
+    meta_keys: u64,
+    metrics_keys: u64,
+}
+
+/// The filter bit of a key: from its length and last byte, which tell common keys apart.
+fn key_bit(key: &str) -> u64 {
+    let last = key.as_bytes().last().copied().unwrap_or(0);
+    1 << ((key.len() * 7 + usize::from(last)) & 63)
 }
 
 impl<'a> Tags<'a> {
     fn begin_span(&mut self) {
         self.meta_start = self.meta.len();
         self.metrics_start = self.metrics.len();
+        self.meta_keys = 0;
+        self.metrics_keys = 0;
     }
 
-    fn meta_index(&self, key: &str) -> Option<usize> {
+    fn meta_index(&self, key: &str, bit: u64) -> Option<usize> {
+        if self.meta_keys & bit == 0 {
+            return None;
+        }
         self.meta[self.meta_start..]
             .iter()
             .position(|(k, _)| *k == key)
             .map(|i| i + self.meta_start)
     }
 
-    fn metric_index(&self, key: &str) -> Option<usize> {
+    fn metric_index(&self, key: &str, bit: u64) -> Option<usize> {
+        if self.metrics_keys & bit == 0 {
+            return None;
+        }
         self.metrics[self.metrics_start..]
             .iter()
             .position(|(k, _)| *k == key)
@@ -57,38 +81,51 @@ impl<'a> Tags<'a> {
     }
 
     /// `Span::set_meta`: replaces a value in place, removes a metric of the same key.
-    fn set_meta(&mut self, key: &'a str, value: impl Into<Cow<'a, str>>) {
-        if let Some(i) = self.metric_index(key) {
+    fn set_meta(&mut self, key: &'a str, value: &'a str) {
+        let bit = key_bit(key);
+        if let Some(i) = self.metric_index(key, bit) {
             self.metrics.remove(i);
         }
-        match self.meta_index(key) {
-            Some(i) => self.meta[i].1 = value.into(),
-            None => self.meta.push((key, value.into())),
+        match self.meta_index(key, bit) {
+            Some(i) => self.meta[i].1 = value,
+            None => {
+                self.meta.push((key, value));
+                self.meta_keys |= bit;
+            }
         }
     }
 
     /// `Span::set_metric`: replaces a value in place, removes a meta entry of the same key.
     fn set_metric(&mut self, key: &'a str, value: f64) {
-        if let Some(i) = self.meta_index(key) {
+        let bit = key_bit(key);
+        if let Some(i) = self.meta_index(key, bit) {
             self.meta.remove(i);
         }
-        match self.metric_index(key) {
+        match self.metric_index(key, bit) {
             Some(i) => self.metrics[i].1 = value,
-            None => self.metrics.push((key, value)),
+            None => {
+                self.metrics.push((key, value));
+                self.metrics_keys |= bit;
+            }
         }
     }
 
-    fn meta(&self, key: &str) -> Option<&str> {
-        self.meta_index(key).map(|i| &*self.meta[i].1)
+    fn meta(&self, key: &str) -> Option<&'a str> {
+        self.meta_index(key, key_bit(key)).map(|i| self.meta[i].1)
+    }
+
+    fn metric(&self, key: &str) -> Option<f64> {
+        self.metric_index(key, key_bit(key))
+            .map(|i| self.metrics[i].1)
     }
 
     /// An attribute's text as recorded on the span (meta, else a metric printed).
-    fn recorded_text(&self, key: &str) -> Option<Cow<'_, str>> {
+    fn recorded_text(&self, key: &str) -> Option<Cow<'a, str>> {
         if let Some(v) = self.meta(key) {
             return Some(Cow::Borrowed(v));
         }
-        self.metric_index(key)
-            .map(|i| Cow::Owned(mapping::number_text(self.metrics[i].1)))
+        self.metric(key)
+            .map(|n| Cow::Owned(mapping::number_text(n)))
     }
 }
 
@@ -100,9 +137,7 @@ impl TagLookup for SpanTags<'_, '_> {
         if let Some(v) = self.0.meta(key) {
             return Some(TagValue::Str(v));
         }
-        self.0
-            .metric_index(key)
-            .map(|i| TagValue::Number(self.0.metrics[i].1))
+        self.0.metric(key).map(TagValue::Number)
     }
 }
 
@@ -137,8 +172,18 @@ fn needs_chunk(p: &PendingTrace) -> bool {
         || has_array(&p.config.resource_attributes)
 }
 
-/// `apply_attribute` of the mapping, on borrowed text.
-fn apply<'a>(out: &mut Tags<'a>, r: &mut Reserved<'a>, kv: &'a KeyValue) {
+/// Text borrowed from the trace, or `None` for text that would have to be made (then the
+/// trace goes through `into_chunk`).
+fn borrowed(text: Cow<'_, str>) -> Option<&str> {
+    match text {
+        Cow::Borrowed(text) => Some(text),
+        Cow::Owned(_) => None,
+    }
+}
+
+/// `apply_attribute` of the mapping, on borrowed text; `None` for a value whose text would
+/// have to be made.
+fn apply<'a>(out: &mut Tags<'a>, r: &mut Reserved<'a>, kv: &'a KeyValue) -> Option<()> {
     let key = kv.key.as_str();
     let value = &kv.value;
     match key {
@@ -149,13 +194,14 @@ fn apply<'a>(out: &mut Tags<'a>, r: &mut Reserved<'a>, kv: &'a KeyValue) {
         mapping::ANALYTICS_EVENT => r.analytics = Some(mapping::parse_bool(value)),
         mapping::HTTP_RESPONSE_STATUS_CODE | mapping::HTTP_STATUS_CODE => {
             let text = match value {
-                Value::I64(code) => mapping::status_code_text(*code).map(Cow::Borrowed),
+                Value::I64(code) => mapping::status_code_text(*code),
                 _ => None,
             };
-            out.set_meta(
-                mapping::HTTP_STATUS_CODE,
-                text.unwrap_or_else(|| value.as_str()),
-            );
+            let text = match text {
+                Some(text) => text,
+                None => borrowed(value.as_str())?,
+            };
+            out.set_meta(mapping::HTTP_STATUS_CODE, text);
         }
         tags::MANUAL_KEEP | tags::MANUAL_DROP | tags::MANUAL_SAMPLING_PRIORITY => {}
         "error" => r.error = Some(mapping::truthy(value)),
@@ -168,19 +214,21 @@ fn apply<'a>(out: &mut Tags<'a>, r: &mut Reserved<'a>, kv: &'a KeyValue) {
             _ => log::debug!("unsupported attribute {key} dropped"),
         },
     }
+    Some(())
 }
 
-/// `map_span` of the mapping for a record without extras, plus its top-level metric.
+/// `map_span` of the mapping for a record without extras, plus its top-level metric; `None`
+/// when a tag's text would have to be made.
 fn map_record<'a>(
-    p: &'a PendingTrace,
+    cfg: &'a BridgeConfig,
+    attributes: &'a [KeyValue],
     index: usize,
     record: &'a SpanRecord,
     out: &mut Tags<'a>,
-) -> Fields<'a> {
-    let cfg = &*p.config;
+) -> Option<Fields<'a>> {
     out.begin_span();
     for (k, v) in &cfg.global_tags {
-        out.set_meta(k, v.as_str());
+        out.set_meta(k, v);
     }
     let mut reserved = Reserved::default();
     for kv in &cfg.resource_attributes {
@@ -189,15 +237,14 @@ fn map_record<'a>(
             | "deployment.environment"
             | "deployment.environment.name"
             | "service.version" => {}
-            _ => apply(out, &mut reserved, kv),
+            _ => apply(out, &mut reserved, kv)?,
         }
     }
     // Resource attributes never set reserved fields of spans; only the span's own do.
     let mut reserved = Reserved::default();
     let (from, to) = record.attributes_range;
-    let attributes = p.attributes.get(from as usize..to as usize).unwrap_or(&[]);
-    for kv in attributes {
-        apply(out, &mut reserved, kv);
+    for kv in attributes.get(from as usize..to as usize).unwrap_or(&[]) {
+        apply(out, &mut reserved, kv)?;
     }
 
     let name: Cow<'a, str> = match reserved.operation_name.filter(|n| !n.is_empty()) {
@@ -217,14 +264,14 @@ fn map_record<'a>(
         None => Cow::Borrowed(cfg.service.as_str()),
     };
     if !service.eq_ignore_ascii_case(&cfg.service) {
-        out.set_meta(tags::BASE_SERVICE, cfg.service.as_str());
+        out.set_meta(tags::BASE_SERVICE, &cfg.service);
     }
     if let Some(env) = &cfg.env {
-        out.set_meta(tags::ENV, env.as_str());
+        out.set_meta(tags::ENV, env);
     }
     if let Some(version) = &cfg.version {
         if *service == *cfg.service {
-            out.set_meta(tags::VERSION, version.as_str());
+            out.set_meta(tags::VERSION, version);
         }
     }
     let span_type: Cow<'a, str> = match reserved.span_type {
@@ -235,8 +282,7 @@ fn map_record<'a>(
         None => {
             let db = out
                 .recorded_text("db.system")
-                .or_else(|| out.recorded_text("db.system.name"))
-                .map(Cow::into_owned);
+                .or_else(|| out.recorded_text("db.system.name"));
             Cow::Borrowed(mapping::span_type(&record.kind, db.as_deref()))
         }
     };
@@ -248,16 +294,13 @@ fn map_record<'a>(
     match record.status {
         StatusCode::Ok => error = false,
         StatusCode::Error => {
-            // No extras: no exception events and no description.
+            // No extras: no exception events and no description. A message made of the
+            // status code is text to make.
             error = true;
-            if out.meta(tags::ERROR_MESSAGE).is_none() {
-                if let Some(code) = out.meta(mapping::HTTP_STATUS_CODE) {
-                    let message = match out.meta(mapping::HTTP_STATUS_TEXT) {
-                        Some(text) => format!("{code} {text}"),
-                        None => code.to_owned(),
-                    };
-                    out.set_meta(tags::ERROR_MESSAGE, message);
-                }
+            if out.meta(tags::ERROR_MESSAGE).is_none()
+                && out.meta(mapping::HTTP_STATUS_CODE).is_some()
+            {
+                return None;
             }
         }
         StatusCode::Unset => {}
@@ -266,7 +309,7 @@ fn map_record<'a>(
     if !record.parent_is_local || *cfg.service != *service {
         out.set_metric(tags::TOP_LEVEL, 1.0);
     }
-    Fields {
+    Some(Fields {
         record: index,
         service,
         name,
@@ -275,7 +318,33 @@ fn map_record<'a>(
         error,
         meta_end: 0,
         metrics_end: 0,
-    }
+    })
+}
+
+/// The decision taken again with the local root as mapped (sampling.md §2 item 3), when it
+/// differs from the provisional one.
+fn resample(
+    sampler: &Sampler,
+    trace_id: TraceId,
+    root: &Fields<'_>,
+    out: &Tags<'_>,
+    d: &Decision,
+) -> Option<SamplingDecision> {
+    let (Some(provisional), false, false) = (&d.provisional, d.locked, d.manual) else {
+        return None;
+    };
+    let resource = if root.resource.is_empty() {
+        &root.name
+    } else {
+        &root.resource
+    };
+    let lookup = SpanTags(out);
+    let info = RootSpanInfo::new(trace_id, &root.service, &root.name)
+        .with_resource(resource)
+        .with_env(out.meta(tags::ENV).unwrap_or(""))
+        .with_tags(&lookup);
+    let last = sampler.resample_root(&info, provisional);
+    (last != *provisional).then_some(last)
 }
 
 /// Writes `p` to `sink` as a view when it needs nothing of `into_chunk`; returns the number of
@@ -285,110 +354,94 @@ pub(crate) fn write_view(p: &mut PendingTrace, sink: &mut dyn ChunkSink) -> Opti
     if needs_chunk(p) {
         return None;
     }
-    if p.records.is_empty() {
+    let PendingTrace {
+        config,
+        sampler,
+        trace_id,
+        root_id,
+        records,
+        attributes,
+        decision,
+        ..
+    } = p;
+    let (cfg, records, attributes, trace_id) = (&**config, &**records, &**attributes, *trace_id);
+    if records.is_empty() {
         return Some(0);
     }
-    let root_id = p.root_id;
     // Local root first, then by start, stable (`into_chunk`).
-    let mut order: Vec<u32> = (0..p.records.len() as u32).collect();
+    let mut order: Vec<u32> = (0..records.len() as u32).collect();
     order.sort_by_key(|&i| {
-        let r = &p.records[i as usize];
-        (r.span_id != root_id, r.start_ns)
+        let r = &records[i as usize];
+        (r.span_id != *root_id, r.start_ns)
     });
     let first = order[0] as usize;
-    let first_is_root = p.records[first].span_id == root_id;
+    let first_is_root = records[first].span_id == *root_id;
 
-    // The local root's end may change the decision (sampling.md §2 item 3): map it alone first.
-    let resampled = {
-        let p = &*p;
-        let d = &*p.decision;
-        match (&d.provisional, d.locked, d.manual) {
-            (Some(provisional), false, false) if first_is_root => {
-                let mut out = Tags::default();
-                let f = map_record(p, first, &p.records[first], &mut out);
-                let env = out.meta(tags::ENV).unwrap_or("");
-                let resource = if f.resource.is_empty() {
-                    &f.name
-                } else {
-                    &f.resource
-                };
-                let lookup = SpanTags(&out);
-                let info = RootSpanInfo::new(p.trace_id, &f.service, &f.name)
-                    .with_resource(resource)
-                    .with_env(env)
-                    .with_tags(&lookup);
-                let last = p.sampler.resample_root(&info, provisional);
-                (last != *provisional).then_some(last)
-            }
-            _ => None,
-        }
+    let mut out = Tags {
+        meta: Vec::with_capacity(attributes.len() + records.len() * 4 + 8),
+        metrics: Vec::with_capacity(attributes.len() / 2 + records.len() + 6),
+        ..Tags::default()
     };
-    if let Some(last) = resampled {
-        let decision = Arc::make_mut(&mut p.decision);
-        decision.root_metrics.clear();
-        decision.apply_sampler(&last);
-        // Taken: `into_chunk`, if it runs after all, must not take it again.
-        decision.provisional = None;
+    let mut fields = Vec::with_capacity(records.len());
+    let mut root = map_record(cfg, attributes, first, &records[first], &mut out)?;
+    if first_is_root {
+        if let Some(last) = resample(sampler, trace_id, &root, &out, decision) {
+            let decision = Arc::make_mut(decision);
+            decision.root_metrics.clear();
+            decision.apply_sampler(&last);
+            // Taken: `into_chunk`, if it runs after all, must not take it again.
+            decision.provisional = None;
+        }
     }
-    let priority = p.decision.priority;
-    if priority.is_some_and(|p| !p.is_keep()) && !p.sampler.span_sampler().is_empty() {
+    let d = &**decision;
+    if d.priority.is_some_and(|p| !p.is_keep()) && !sampler.span_sampler().is_empty() {
         // Span sampling rules apply to the spans of a dropped trace.
         return None;
     }
-
-    let p = &*p;
-    let cfg = &*p.config;
-    let d = &*p.decision;
-    let mut out = Tags {
-        meta: Vec::with_capacity(p.attributes.len() + p.records.len() * 4 + 8),
-        metrics: Vec::with_capacity(p.attributes.len() / 2 + p.records.len() + 6),
-        ..Tags::default()
-    };
-    let mut fields = Vec::with_capacity(p.records.len());
-    for (n, &i) in order.iter().enumerate() {
-        let i = i as usize;
-        let mut f = map_record(p, i, &p.records[i], &mut out);
-        if n == 0 {
-            if first_is_root {
-                for (k, v) in &d.root_meta {
-                    out.set_meta(k, v.as_str());
-                }
-                for (k, v) in &d.root_metrics {
-                    out.set_metric(k, *v);
-                }
-                if let Some(priority) = d.priority {
-                    out.set_metric(tags::SAMPLING_PRIORITY, f64::from(priority.get()));
-                }
-                out.set_meta(tags::RUNTIME_ID, cfg.runtime_id.as_str());
-                out.set_metric(tags::PROCESS_ID, f64::from(cfg.process_id));
-            }
-            out.set_meta(tags::LANGUAGE, "rust");
-            for (k, v) in &cfg.first_span_tags {
-                out.set_meta(k, v.as_str());
-            }
+    if first_is_root {
+        for (k, v) in &d.root_meta {
+            out.set_meta(k, v);
         }
+        for (k, v) in &d.root_metrics {
+            out.set_metric(k, *v);
+        }
+        if let Some(priority) = d.priority {
+            out.set_metric(tags::SAMPLING_PRIORITY, f64::from(priority.get()));
+        }
+        out.set_meta(tags::RUNTIME_ID, &cfg.runtime_id);
+        out.set_metric(tags::PROCESS_ID, f64::from(cfg.process_id));
+    }
+    out.set_meta(tags::LANGUAGE, "rust");
+    for (k, v) in &cfg.first_span_tags {
+        out.set_meta(k, v);
+    }
+    root.meta_end = out.meta.len();
+    root.metrics_end = out.metrics.len();
+    fields.push(root);
+    for &i in &order[1..] {
+        let i = i as usize;
+        let mut f = map_record(cfg, attributes, i, &records[i], &mut out)?;
         f.meta_end = out.meta.len();
         f.metrics_end = out.metrics.len();
         fields.push(f);
     }
 
-    let meta: Vec<(&str, &str)> = out.meta.iter().map(|(k, v)| (*k, &**v)).collect();
     let mut spans = Vec::with_capacity(fields.len());
     let (mut meta_from, mut metrics_from) = (0, 0);
     for f in &fields {
-        let r = &p.records[f.record];
+        let r = &records[f.record];
         spans.push(SpanView {
             service: &f.service,
             name: &f.name,
             resource: &f.resource,
             span_type: &f.span_type,
-            trace_id: p.trace_id,
+            trace_id,
             span_id: r.span_id,
             parent_id: r.parent_id,
             start: r.start_ns,
             duration: r.end_ns.saturating_sub(r.start_ns).max(0),
             error: f.error,
-            meta: &meta[meta_from..f.meta_end],
+            meta: &out.meta[meta_from..f.meta_end],
             metrics: &out.metrics[metrics_from..f.metrics_end],
         });
         meta_from = f.meta_end;
@@ -396,7 +449,7 @@ pub(crate) fn write_view(p: &mut PendingTrace, sink: &mut dyn ChunkSink) -> Opti
     }
     sink.push_view(&ChunkView {
         spans: &spans,
-        priority,
+        priority: d.priority,
         origin: d.origin.as_deref(),
         tags: &d.tags,
     });
@@ -408,7 +461,7 @@ mod tests {
     use super::*;
     use crate::config::{BridgeConfig, PartialFlush};
     use crate::span::Extras;
-    use crate::trace::{Decision, sampled_decision};
+    use crate::trace::sampled_decision;
     use ddtrace_model::{PendingChunk, SamplingPriority, SpanId, Str, TraceChunk, TraceId};
     use ddtrace_sampling::{Sampler, SamplingConfig, SpanSamplingRule, TraceSamplingRule};
     use proptest::prelude::*;
