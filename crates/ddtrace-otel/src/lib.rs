@@ -102,7 +102,17 @@
 //!   kept for the next span of the thread. The sampling decision is shared with the pending
 //!   chunks (copied on write), not copied per chunk. `span_context()` writes the `dd`
 //!   tracestate member directly (it runs whenever a span is put in a `Context`).
-//! * The mapping takes the attributes: owned string values are moved into the Datadog span,
+//! * The worker writes most traces as a [`ChunkView`](ddtrace_model::ChunkView)
+//!   (`PendingChunk::write_to`): the tags of all spans of the trace are borrowed from the
+//!   recorded attributes, the configuration and the decision into two vectors, each set
+//!   checked against a 64-bit filter of the span's keys before any scan, and the encoder
+//!   writes them as they are; no Datadog `Span`, `TagMap` or `Str` is built or freed. A trace
+//!   with events, links, an error description, array attributes or a tag whose text must be
+//!   made goes through `into_chunk`, to the same bytes (a property test compares the two).
+//!   Worker instructions per span of the 10-span trace (callgrind,
+//!   `benches/examples/worker_profile.rs`): 7,047 with `into_chunk` and `push`, 3,911 as a
+//!   view.
+//! * `into_chunk` takes the attributes: owned string values are moved into the Datadog span,
 //!   and keys are interned for the life of the process (at most 1 024 keys of at most 64
 //!   bytes; found again by their text's address, then by a hash), so the usual static key
 //!   costs no allocation. The operation-name rules look up only the attributes that their
