@@ -12,9 +12,9 @@
 //! links, an error description, a service inherited from a parent's `service.name`, array
 //! attributes, a tag whose text would have to be made, such as a non-integer HTTP status
 //! code or an error message made of one, or a dropped trace when span sampling rules exist)
-//! goes through `into_chunk`.
-//! Both give the same payload bytes: the tests in `tests/view.rs` compare them on generated
-//! traces, so a change to the mapping that is made in one place only fails there.
+//! goes through `into_chunk`. Both give the same chunk, tags in the same order: the property
+//! test `the_view_is_the_chunk` below compares them on generated traces, so a change to the
+//! mapping made in one place only fails there.
 
 use std::borrow::Cow;
 use std::sync::Arc;
