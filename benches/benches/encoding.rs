@@ -143,20 +143,7 @@ impl<'a> Views<'a> {
             .iter()
             .flat_map(|c| &c.spans)
             .zip(self.meta.iter().zip(&self.metrics))
-            .map(|(s, (meta, metrics))| SpanView {
-                service: &s.service,
-                name: &s.name,
-                resource: &s.resource,
-                span_type: &s.span_type,
-                trace_id: s.trace_id,
-                span_id: s.span_id,
-                parent_id: s.parent_id,
-                start: s.start,
-                duration: s.duration,
-                error: s.error,
-                meta,
-                metrics,
-            })
+            .map(|(s, (meta, metrics))| SpanView::of_span(s, meta, metrics))
             .collect()
     }
 }
@@ -168,12 +155,7 @@ fn chunk_views<'a>(chunks: &'a [TraceChunk], spans: &'a [SpanView<'a>]) -> Vec<C
         .map(|c| {
             let (spans, tail) = rest.split_at(c.spans.len());
             rest = tail;
-            ChunkView {
-                spans,
-                priority: c.priority,
-                origin: c.origin.as_deref(),
-                tags: &c.tags,
-            }
+            ChunkView::of_chunk(c, spans)
         })
         .collect()
 }

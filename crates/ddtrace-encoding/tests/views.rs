@@ -3,8 +3,7 @@
 
 use ddtrace_encoding::{EncodeOptions, Format, PayloadEncoder};
 use ddtrace_model::{
-    ChunkSink, ChunkView, PendingChunk, SamplingPriority, Span, SpanView, TagMap, TraceChunk,
-    TraceId,
+    ChunkSink, ChunkView, PendingChunk, SamplingPriority, SpanView, TagMap, TraceChunk, TraceId,
 };
 use proptest::collection::vec;
 use proptest::prelude::*;
@@ -77,38 +76,8 @@ impl<'a> Entries<'a> {
             .spans
             .iter()
             .zip(self.meta.iter().zip(&self.metrics))
-            .map(|(s, (meta, metrics))| span_view(s, meta, metrics))
+            .map(|(s, (meta, metrics))| SpanView::of_span(s, meta, metrics))
             .collect()
-    }
-}
-
-fn span_view<'a>(
-    s: &'a Span,
-    meta: &'a [(&'a str, &'a str)],
-    metrics: &'a [(&'a str, f64)],
-) -> SpanView<'a> {
-    SpanView {
-        service: &s.service,
-        name: &s.name,
-        resource: &s.resource,
-        span_type: &s.span_type,
-        trace_id: s.trace_id,
-        span_id: s.span_id,
-        parent_id: s.parent_id,
-        start: s.start,
-        duration: s.duration,
-        error: s.error,
-        meta,
-        metrics,
-    }
-}
-
-fn chunk_view<'a>(chunk: &'a TraceChunk, spans: &'a [SpanView<'a>]) -> ChunkView<'a> {
-    ChunkView {
-        spans,
-        priority: chunk.priority,
-        origin: chunk.origin.as_deref(),
-        tags: &chunk.tags,
     }
 }
 
@@ -132,7 +101,7 @@ proptest! {
     fn a_view_encodes_as_its_chunk(chunk in viewable_chunk(), previous in arb::chunks()) {
         let entries = Entries::of(&chunk);
         let spans = entries.spans(&chunk);
-        let view = chunk_view(&chunk, &spans);
+        let view = ChunkView::of_chunk(&chunk, &spans);
         prop_assert_eq!(&view.to_chunk(), &chunk);
         for (format, options) in MODES {
             for reused in [false, true] {
@@ -189,7 +158,7 @@ proptest! {
                     // The second push of a viewable chunk takes the other form when asked.
                     let as_view = *as_view && (n < entries.len() || !second_as_view);
                     if as_view {
-                        mixed.push_view(&chunk_view(chunk, &spans[i]));
+                        mixed.push_view(&ChunkView::of_chunk(chunk, &spans[i]));
                     } else {
                         mixed.push(chunk);
                     }
@@ -230,7 +199,7 @@ fn a_view_with_every_colliding_key_encodes_as_its_chunk() {
 
     let entries = Entries::of(&chunk);
     let spans = entries.spans(&chunk);
-    let view = chunk_view(&chunk, &spans);
+    let view = ChunkView::of_chunk(&chunk, &spans);
     for (format, options) in MODES {
         let mut by_chunk = PayloadEncoder::new(format, options);
         let mut by_view = PayloadEncoder::new(format, options);
@@ -281,7 +250,7 @@ fn the_encoder_is_a_chunk_sink() {
     let chunk = spec_example();
     let entries = Entries::of(&chunk);
     let spans = entries.spans(&chunk);
-    let view = chunk_view(&chunk, &spans);
+    let view = ChunkView::of_chunk(&chunk, &spans);
     for (format, options) in MODES {
         let mut encoder = PayloadEncoder::new(format, options);
         {

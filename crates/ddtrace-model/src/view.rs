@@ -75,6 +75,40 @@ impl<'a> SpanView<'a> {
         }
     }
 
+    /// A view of `span`'s fields with these tags (a [`TagMap`] cannot lend its entries as
+    /// pairs, so the caller collects them; they must describe `span.meta` and
+    /// `span.metrics` for the view to describe `span`).
+    ///
+    /// ```
+    /// use ddtrace_model::{Span, SpanId, SpanView, TraceId};
+    ///
+    /// let mut span = Span::new(TraceId::from_u128(1), SpanId::new(2).unwrap(), "op");
+    /// span.set_meta("env", "prod");
+    /// let meta: Vec<(&str, &str)> = span.meta.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    /// let view = SpanView::of_span(&span, &meta, &[]);
+    /// assert_eq!(view.to_span(), span);
+    /// ```
+    pub fn of_span(
+        span: &'a Span,
+        meta: &'a [(&'a str, &'a str)],
+        metrics: &'a [(&'a str, f64)],
+    ) -> Self {
+        SpanView {
+            service: &span.service,
+            name: &span.name,
+            resource: &span.resource,
+            span_type: &span.span_type,
+            trace_id: span.trace_id,
+            span_id: span.span_id,
+            parent_id: span.parent_id,
+            start: span.start,
+            duration: span.duration,
+            error: span.error,
+            meta,
+            metrics,
+        }
+    }
+
     /// The [`Span`] this view describes (its strings copied).
     pub fn to_span(&self) -> Span {
         let mut span = Span::new(self.trace_id, self.span_id, Str::copy_from(self.name));
@@ -120,7 +154,18 @@ pub struct ChunkView<'a> {
     pub tags: &'a TagMap<Str>,
 }
 
-impl ChunkView<'_> {
+impl<'a> ChunkView<'a> {
+    /// A view of `chunk`'s trace-level parts with these spans (views of its spans, see
+    /// [`SpanView::of_span`]).
+    pub fn of_chunk(chunk: &'a TraceChunk, spans: &'a [SpanView<'a>]) -> Self {
+        ChunkView {
+            spans,
+            priority: chunk.priority,
+            origin: chunk.origin.as_deref(),
+            tags: &chunk.tags,
+        }
+    }
+
     /// The [`TraceChunk`] this view describes (its strings copied).
     pub fn to_chunk(&self) -> TraceChunk {
         let mut chunk = TraceChunk::new(self.spans.iter().map(SpanView::to_span).collect());
