@@ -1,11 +1,13 @@
 //! [`Sampler`]: the trace sampler consulted for each local root.
 
+use std::cell::RefCell;
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use ddtrace_model::{SamplingPriority, Str, TraceChunk};
-use parking_lot::RwLock;
+use parking_lot::Mutex;
 
 use crate::{
     Clock, Error, Mechanism, MonotonicClock, RateLimiter, RootSpanInfo, SamplingConfig,
@@ -26,9 +28,11 @@ use crate::{
 /// Manual decisions ([`SamplingDecision::from_manual_tag`], [`SamplingDecision::manual_keep`])
 /// and inherited ones are the caller's business: they never reach the sampler.
 ///
-/// `sample_root` is cheap and safe to call from any thread: without rules it takes a read
-/// lock on the agent-rate table (never blocked except during the brief swap of a new table),
-/// looks up two hash maps by `&str`, hashes the trace id, and allocates nothing.
+/// `sample_root` is cheap and safe to call from any thread: without rules it reads the
+/// agent-rate table through a per-thread snapshot (refreshed when a new table arrives),
+/// looks up two hash maps by `&str`, hashes the trace id, and allocates nothing. It writes
+/// no memory shared with other threads: a decision on an application thread and the
+/// re-evaluation on the exporter's thread do not pass a cache line back and forth.
 ///
 /// ```
 /// use ddtrace_model::{SamplingPriority, TraceId};
@@ -47,8 +51,74 @@ use crate::{
 pub struct Sampler {
     rules: Box<[ActiveRule]>,
     limiter: RateLimiter,
-    agent_rates: RwLock<Option<AgentRates>>,
+    agent_rates: AgentRateCell,
     span_sampler: SpanSampler,
+}
+
+/// The latest agent-rate table, read through a per-thread snapshot.
+///
+/// A read lock would write the lock word on every decision, and the decisions of the
+/// application threads and the exporter's re-evaluations would pass that cache line between
+/// cores on every trace. Instead each thread keeps the `Arc` of the table it last read and
+/// takes the lock only when the generation number says a newer table was stored.
+#[derive(Debug)]
+struct AgentRateCell {
+    /// Tells this sampler's snapshots from another sampler's on the same thread.
+    sampler_id: u64,
+    /// Incremented (after the store) by each new table.
+    generation: AtomicU64,
+    table: Mutex<Option<Arc<AgentRates>>>,
+}
+
+/// One thread's snapshot of one sampler's agent-rate table.
+#[derive(Debug, Default)]
+struct RateSnapshot {
+    sampler_id: u64,
+    generation: u64,
+    table: Option<Arc<AgentRates>>,
+}
+
+thread_local! {
+    static RATE_SNAPSHOT: RefCell<RateSnapshot> = RefCell::new(RateSnapshot::default());
+}
+
+/// Sampler ids start at 1: a thread's empty snapshot (id 0) matches no sampler.
+static NEXT_SAMPLER_ID: AtomicU64 = AtomicU64::new(1);
+
+impl AgentRateCell {
+    fn new() -> Self {
+        AgentRateCell {
+            sampler_id: NEXT_SAMPLER_ID.fetch_add(1, Ordering::Relaxed),
+            generation: AtomicU64::new(0),
+            table: Mutex::new(None),
+        }
+    }
+
+    fn store(&self, table: AgentRates) {
+        let old = self.table.lock().replace(Arc::new(table));
+        self.generation.fetch_add(1, Ordering::Release);
+        drop(old); // freed outside the lock (or by the last snapshot holding it)
+    }
+
+    /// `read` applied to the current table (`None` before the first one).
+    fn with<R>(&self, read: impl Fn(Option<&AgentRates>) -> R) -> R {
+        // Loaded before the table is cloned: a table stored in between is cached under the
+        // older number and read again at the next decision, never the reverse.
+        let generation = self.generation.load(Ordering::Acquire);
+        let cached = RATE_SNAPSHOT.try_with(|cell| {
+            let mut snapshot = cell.borrow_mut();
+            if snapshot.sampler_id != self.sampler_id || snapshot.generation != generation {
+                *snapshot = RateSnapshot {
+                    sampler_id: self.sampler_id,
+                    generation,
+                    table: self.table.lock().clone(),
+                };
+            }
+            read(snapshot.table.as_deref())
+        });
+        // The thread's locals are being destroyed: read under the lock.
+        cached.unwrap_or_else(|_| read(self.table.lock().as_deref()))
+    }
 }
 
 #[derive(Debug)]
@@ -126,9 +196,29 @@ impl AgentRates {
     }
 }
 
-/// The `_dd.p.ksr` text of a rate, shared so that each decision clones it without allocating.
+/// At most this many distinct rate texts are kept for the life of the process (about 30 KiB);
+/// later new rates get a reference-counted text instead.
+const MAX_STATIC_RATE_TEXTS: usize = 1024;
+
+static RATE_TEXTS: Mutex<Option<HashMap<u64, &'static str>>> = Mutex::new(None);
+
+/// The `_dd.p.ksr` text of a rate. Every decision carries a clone of it: a text that lives
+/// as long as the process clones without touching a reference count, which the threads that
+/// take and re-take decisions would otherwise pass between cores on every trace. Rates come
+/// from the configured rules and the agent's table, so the set is small; past
+/// [`MAX_STATIC_RATE_TEXTS`] distinct rates the text is shared by count instead.
 fn shared_rate_text(rate: f64) -> Str {
-    Str::from(Arc::<str>::from(format_rate(rate)))
+    let mut texts = RATE_TEXTS.lock();
+    let texts = texts.get_or_insert_with(HashMap::new);
+    if let Some(text) = texts.get(&rate.to_bits()) {
+        return Str::from_static(text);
+    }
+    if texts.len() >= MAX_STATIC_RATE_TEXTS {
+        return Str::from(Arc::<str>::from(format_rate(rate)));
+    }
+    let text: &'static str = Box::leak(format_rate(rate).into_boxed_str());
+    texts.insert(rate.to_bits(), text);
+    Str::from_static(text)
 }
 
 impl Sampler {
@@ -151,7 +241,7 @@ impl Sampler {
         Sampler {
             rules,
             limiter: RateLimiter::with_clock(config.rate_limit() as f64, Arc::clone(&clock)),
-            agent_rates: RwLock::new(None),
+            agent_rates: AgentRateCell::new(),
             span_sampler: SpanSampler::with_clock(config.span_rules().to_vec(), clock),
         }
     }
@@ -240,13 +330,14 @@ impl Sampler {
                 knuth_rate: Some(active.knuth_rate.clone()),
             };
         }
-        let table = self.agent_rates.read();
-        match table
-            .as_ref()
-            .and_then(|t| t.lookup(root.service, root.env))
-        {
-            Some(agent) => SamplingDecision {
-                priority: if knuth_sample(id, agent.rate) {
+        let agent = self.agent_rates.with(|table| {
+            table
+                .and_then(|t| t.lookup(root.service, root.env))
+                .map(|a| (a.rate, a.knuth_rate.clone()))
+        });
+        match agent {
+            Some((rate, knuth_rate)) => SamplingDecision {
+                priority: if knuth_sample(id, rate) {
                     SamplingPriority::AUTO_KEEP
                 } else {
                     SamplingPriority::AUTO_REJECT
@@ -255,8 +346,8 @@ impl Sampler {
                 decision_maker: decision_maker::AGENT_RATE,
                 rule_rate: None,
                 limit_rate: None,
-                agent_rate: Some(agent.rate),
-                knuth_rate: Some(agent.knuth_rate.clone()),
+                agent_rate: Some(rate),
+                knuth_rate: Some(knuth_rate),
             },
             None => SamplingDecision::default_keep(),
         }
@@ -310,23 +401,19 @@ impl Sampler {
                     .insert(env.into(), entry);
             }
         }
-        let old = self.agent_rates.write().replace(table);
-        drop(old); // freed after the write lock is released
+        self.agent_rates.store(table);
         accepted
     }
 
     /// Whether agent rates were received.
     pub fn has_agent_rates(&self) -> bool {
-        self.agent_rates.read().is_some()
+        self.agent_rates.with(|table| table.is_some())
     }
 
     /// The agent rate that would apply to `(service, env)` (including the default entry).
     pub fn agent_rate(&self, service: &str, env: &str) -> Option<f64> {
-        let table = self.agent_rates.read();
-        table
-            .as_ref()
-            .and_then(|t| t.lookup(service, env))
-            .map(|a| a.rate)
+        self.agent_rates
+            .with(|table| table.and_then(|t| t.lookup(service, env)).map(|a| a.rate))
     }
 
     /// The trace rules in evaluation order, the sample-rate catch-all last.
@@ -475,6 +562,56 @@ mod tests {
         );
         assert_eq!(s.agent_rate("webserver", "prod"), Some(0.5));
         assert_eq!(s.agent_rate("x", ""), Some(0.0));
+    }
+
+    /// Each thread reads the table through a snapshot: a new table must reach the next
+    /// decision of every thread, and two samplers used by one thread must not see each
+    /// other's tables.
+    #[test]
+    fn every_thread_sees_the_latest_table_of_its_own_sampler() {
+        let a = Sampler::new(&SamplingConfig::default());
+        let b = Sampler::new(&SamplingConfig::default());
+        a.update_agent_rates([("service:,env:", 0.0)]);
+        b.update_agent_rates([("service:,env:", 1.0)]);
+        for _ in 0..2 {
+            assert_eq!(a.sample_root(&root(1)).agent_rate, Some(0.0));
+            assert_eq!(b.sample_root(&root(1)).agent_rate, Some(1.0));
+        }
+        a.update_agent_rates([("service:,env:", 0.25)]);
+        assert_eq!(a.sample_root(&root(1)).agent_rate, Some(0.25));
+        assert_eq!(b.agent_rate("x", "y"), Some(1.0));
+        std::thread::scope(|scope| {
+            scope.spawn(|| assert_eq!(a.agent_rate("x", "y"), Some(0.25)));
+        });
+        std::thread::scope(|scope| {
+            scope.spawn(|| {
+                assert_eq!(a.agent_rate("x", "y"), Some(0.25));
+                a.update_agent_rates([("service:,env:", 0.75)]);
+            });
+        });
+        assert_eq!(a.sample_root(&root(1)).agent_rate, Some(0.75));
+        assert_eq!(a.sample_root(&root(1)).knuth_rate.as_deref(), Some("0.75"));
+    }
+
+    /// A rate's text is made once and shared as a static text (no reference count to
+    /// bump per decision), and stays right past the bound of static texts.
+    #[test]
+    fn rate_texts_are_made_once() {
+        let first = shared_rate_text(0.125);
+        let again = shared_rate_text(0.125);
+        assert_eq!(first.as_str(), "0.125");
+        assert_eq!(first.as_str().as_ptr(), again.as_str().as_ptr());
+        // Fill the table (other tests may have added rates): later texts are still right.
+        for i in 0..=MAX_STATIC_RATE_TEXTS {
+            let rate = i as f64 / 4096.0 + 1e-9;
+            assert_eq!(shared_rate_text(rate).as_str(), format_rate(rate));
+        }
+        let late = 0.987_654_321;
+        assert_eq!(shared_rate_text(late).as_str(), format_rate(late));
+        assert_eq!(
+            shared_rate_text(0.125).as_str().as_ptr(),
+            first.as_str().as_ptr()
+        );
     }
 
     #[test]
