@@ -1,8 +1,13 @@
 //! Wall-clock nanoseconds from one monotonic reading.
 //!
-//! A span start costs one `Instant::now()`: the wall time is the process anchor plus the
+//! A span start costs one monotonic reading: the wall time is the process anchor plus the
 //! monotonic time elapsed since it, so a span's duration is monotonic (`span-model.md` §2)
-//! and start and end need no second clock read.
+//! and start and end need no second clock read. The monotonic reading comes from the
+//! processor's time-stamp counter where the kernel keeps time with it (see [`tsc`]), else
+//! from `Instant`.
+
+#[cfg(all(target_arch = "x86_64", target_os = "linux"))]
+mod tsc;
 
 use std::sync::OnceLock;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
@@ -14,12 +19,20 @@ struct Anchor {
 
 static ANCHOR: OnceLock<Anchor> = OnceLock::new();
 
-/// Nanoseconds since the Unix epoch, now.
-pub(crate) fn now_ns() -> i64 {
-    let anchor = ANCHOR.get_or_init(|| Anchor {
+fn anchor() -> &'static Anchor {
+    ANCHOR.get_or_init(|| Anchor {
         wall_ns: system_time_ns(SystemTime::now()),
         mono: Instant::now(),
-    });
+    })
+}
+
+/// Nanoseconds since the Unix epoch, now.
+pub(crate) fn now_ns() -> i64 {
+    let anchor = anchor();
+    #[cfg(all(target_arch = "x86_64", target_os = "linux"))]
+    if let Some(elapsed) = tsc::elapsed_ns(anchor.mono) {
+        return anchor.wall_ns.saturating_add(elapsed);
+    }
     let elapsed = i64::try_from(anchor.mono.elapsed().as_nanos()).unwrap_or(i64::MAX);
     anchor.wall_ns.saturating_add(elapsed)
 }

@@ -133,6 +133,12 @@
 //! * `PendingChunk::size_hint` counts the chunk's buffers at their capacity, its decision,
 //!   names, events and links, and 8 bytes per attribute for its strings (estimated: it runs
 //!   on the application thread when the exporter queues the chunk).
+//! * Span times come from the processor's time-stamp counter where the kernel keeps its own
+//!   clock with it (Linux x86_64, clocksource `tsc`): 9 ns a read instead of 24 ns for
+//!   `Instant::now()`, whose two reads per span were 12–18% of the application thread's
+//!   profile. Segments fitted against `Instant` convert it; this read is the crate's only
+//!   `unsafe` code (docs/adr/003). Application thread per span, 8 alternating runs: 289.5 →
+//!   277.5 ns (median, fast machine state), 466.5 → 412.5 ns (slow state).
 //!
 //! Measured (callgrind, instructions per span; a 10-span trace with 8 attributes per span
 //! (one of them a formatted string), or a single span without attributes; deterministic):
@@ -163,7 +169,7 @@
 //!
 //! The minimum supported Rust version is 1.85; raising it is a minor-version change.
 
-#![forbid(unsafe_code)]
+#![deny(unsafe_code)]
 #![deny(missing_docs)]
 
 mod clock;

@@ -184,6 +184,9 @@ impl TracerProviderBuilder {
     /// Builds the provider. Fails without an exporter or with a zero span bound.
     pub fn build(self) -> Result<TracerProvider> {
         let exporter = self.exporter.ok_or(Error::NoExporter)?;
+        // The span clock's first reading checks the kernel's clocksource (a sysfs read):
+        // done here, at start-up, rather than in the application's first span.
+        clock::now_ns();
         let max_buffered_spans = self
             .max_buffered_spans
             .unwrap_or(DEFAULT_MAX_BUFFERED_SPANS);
