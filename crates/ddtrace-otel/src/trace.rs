@@ -712,17 +712,37 @@ const SHARDS: usize = 64;
 /// within a trace) share the entry: the later root replaces it, so children of the earlier
 /// one that start afterwards join the later local trace. Their ids, parents and sampling
 /// (inherited from the same upstream) stay right; only the grouping into chunks differs.
+///
+/// Each thread remembers the trace it last found or registered: most spans start as children
+/// of the trace their thread is working on, and then take no shard lock. The memory is valid
+/// only while no entry was replaced (a replacement bumps `replacements`) and only for this
+/// registry's traces.
 #[derive(Debug)]
 pub(crate) struct Registry {
     shards: Box<[Shard]>,
+    /// How many times an entry was replaced by another live local root of the same trace.
+    replacements: AtomicU64,
 }
 
 impl Default for Registry {
     fn default() -> Self {
         Registry {
             shards: (0..SHARDS).map(|_| Shard::default()).collect(),
+            replacements: AtomicU64::new(0),
         }
     }
+}
+
+/// The trace a thread last found or registered: (trace id, `replacements` then, the trace).
+struct LastTrace {
+    id: u128,
+    replacements: u64,
+    trace: Weak<Trace>,
+}
+
+thread_local! {
+    static LAST_TRACE: std::cell::RefCell<Option<LastTrace>> =
+        const { std::cell::RefCell::new(None) };
 }
 
 impl Registry {
@@ -734,16 +754,57 @@ impl Registry {
     }
 
     pub(crate) fn get(&self, id: TraceId) -> Option<Arc<Trace>> {
-        self.shard(id)
+        if let Some(trace) = self.remembered(id) {
+            return Some(trace);
+        }
+        let trace = self
+            .shard(id)
             .lock()
             .get(&id.as_u128())
-            .and_then(Weak::upgrade)
+            .and_then(Weak::upgrade)?;
+        self.remember(id, &trace);
+        Some(trace)
+    }
+
+    /// This thread's last trace, if it is the live trace `id` of this registry and no entry
+    /// was replaced since.
+    fn remembered(&self, id: TraceId) -> Option<Arc<Trace>> {
+        let replacements = self.replacements.load(Ordering::Acquire);
+        LAST_TRACE
+            .try_with(|last| {
+                let last = last.borrow();
+                let last = last
+                    .as_ref()
+                    .filter(|l| l.id == id.as_u128() && l.replacements == replacements)?;
+                let trace = last.trace.upgrade()?;
+                std::ptr::eq(&trace.shared.registry, self).then_some(trace)
+            })
+            .ok()
+            .flatten()
+    }
+
+    fn remember(&self, id: TraceId, trace: &Arc<Trace>) {
+        let replacements = self.replacements.load(Ordering::Acquire);
+        let _ = LAST_TRACE.try_with(|last| {
+            let previous = last.borrow_mut().replace(LastTrace {
+                id: id.as_u128(),
+                replacements,
+                trace: Arc::downgrade(trace),
+            });
+            drop(previous); // outside the borrow (it frees at most a trace's allocation)
+        });
     }
 
     fn insert(&self, id: TraceId, trace: &Arc<Trace>) {
-        self.shard(id)
+        let replaced = self
+            .shard(id)
             .lock()
-            .insert(id.as_u128(), Arc::downgrade(trace));
+            .insert(id.as_u128(), Arc::downgrade(trace))
+            .is_some_and(|old| old.strong_count() > 0);
+        if replaced {
+            self.replacements.fetch_add(1, Ordering::AcqRel);
+        }
+        self.remember(id, trace);
     }
 
     fn remove(&self, id: TraceId, trace: *const Trace) {

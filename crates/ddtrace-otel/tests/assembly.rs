@@ -595,3 +595,48 @@ fn first_span_tags_go_on_the_first_span_of_every_chunk() {
         );
     }
 }
+
+/// Each thread remembers the trace it last started a span in, to skip the registry's lock.
+/// The memory must not outlive what the registry says: a trace of another provider with the
+/// same trace id is not this provider's, and a second local root of the same trace replaces
+/// the first for the children that start after it (as without the memory).
+#[test]
+fn the_remembered_trace_follows_the_registry() {
+    let trace = "640cfd8d00000000a3ce929d0e0e4736";
+    let (provider_a, exporter_a) = provider();
+    let (provider_b, exporter_b) = provider();
+    let (a, b) = (provider_a.tracer("a"), provider_b.tracer("b"));
+    let parent = remote(trace, "00f067aa0ba902b7", 1, "");
+    let root_a = Context::new().with_span(a.start_with_context("root-a", &parent));
+    let root_b = Context::new().with_span(b.start_with_context("root-b", &parent));
+    // The thread last registered root-b's trace; a child of root-a must still join root-a's.
+    a.start_with_context("child-a", &root_a).end();
+    b.start_with_context("child-b", &root_b).end();
+    root_a.span().end();
+    root_b.span().end();
+    let names = |chunks: Vec<TraceChunk>| -> Vec<Vec<String>> {
+        chunks
+            .iter()
+            .map(|c| c.spans.iter().map(|s| s.resource.to_string()).collect())
+            .collect()
+    };
+    assert_eq!(names(exporter_a.take_chunks()), [["root-a", "child-a"]]);
+    assert_eq!(names(exporter_b.take_chunks()), [["root-b", "child-b"]]);
+
+    // Two local roots of one trace in one provider: once the second is registered (here by
+    // another thread), a child started from the first root's context joins the second's
+    // local trace.
+    let first = Context::new().with_span(a.start_with_context("first", &parent));
+    a.start_with_context("before", &first).end(); // remembered: first's trace
+    let second = std::thread::scope(|s| {
+        s.spawn(|| Context::new().with_span(a.start_with_context("second", &parent)))
+            .join()
+            .unwrap()
+    });
+    a.start_with_context("after", &first).end();
+    second.span().end();
+    first.span().end();
+    let mut chunks = names(exporter_a.take_chunks());
+    chunks.sort();
+    assert_eq!(chunks, [vec!["first", "before"], vec!["second", "after"]]);
+}
