@@ -111,7 +111,8 @@
 //!   made goes through `into_chunk`, to the same bytes (a property test compares the two).
 //!   Worker instructions per span of the 10-span trace (callgrind,
 //!   `benches/examples/worker_profile.rs`): 7,047 with `into_chunk` and `push`, 3,911 as a
-//!   view.
+//!   view. The worker's thread keeps the view's five vectors between traces (emptied, their
+//!   borrowed texts relabelled): `write_to` 4,175 → 3,716 instructions per span.
 //! * `into_chunk` takes the attributes: owned string values are moved into the Datadog span,
 //!   and keys are interned for the life of the process (at most 1 024 keys of at most 64
 //!   bytes; found again by their text's address, then by a hash), so the usual static key

@@ -347,6 +347,39 @@ fn resample(
     (last != *provisional).then_some(last)
 }
 
+/// The vectors of one [`write_view`], kept by its thread for the next trace, emptied and
+/// with their borrowed texts relabelled `'static` (see [`relabel`]): five allocations and
+/// frees per trace were about 7% of the worker's profile, most of them blocks too large for
+/// glibc's per-thread cache.
+#[derive(Default)]
+struct Scratch {
+    order: Vec<u32>,
+    meta: Vec<(&'static str, &'static str)>,
+    metrics: Vec<(&'static str, f64)>,
+    fields: Vec<Fields<'static>>,
+    spans: Vec<SpanView<'static>>,
+}
+
+/// Vectors of more elements than this are freed rather than kept (one huge trace must not
+/// pin its memory).
+const MAX_KEPT_ELEMENTS: usize = 4096;
+
+thread_local! {
+    static SCRATCH: std::cell::Cell<Scratch> = std::cell::Cell::new(Scratch::default());
+}
+
+/// `v`, emptied, as a vector of elements of another lifetime. Collecting an emptied vector's
+/// iterator into a vector of a same-layout element type reuses its allocation (the standard
+/// library's in-place collection; not guaranteed, and then this merely allocates later, as
+/// without it). No element is ever converted: there are none.
+fn relabel<T, U>(mut v: Vec<T>) -> Vec<U> {
+    v.clear();
+    if v.capacity() > MAX_KEPT_ELEMENTS {
+        return Vec::new();
+    }
+    v.into_iter().filter_map(|_| None).collect()
+}
+
 /// Writes `p` to `sink` as a view when it needs nothing of `into_chunk`; returns the number of
 /// spans written, `None` when `p` must go through `into_chunk` (then `p` is as it was, except
 /// that a decision taken again at the root's end is kept and not taken a third time).
@@ -354,6 +387,18 @@ pub(crate) fn write_view(p: &mut PendingTrace, sink: &mut dyn ChunkSink) -> Opti
     if needs_chunk(p) {
         return None;
     }
+    // `try_with`: the worker's locals may be gone at its exit; then the vectors are new.
+    let mut scratch = SCRATCH.try_with(|s| s.take()).unwrap_or_default();
+    let written = write_view_with(p, sink, &mut scratch);
+    let _ = SCRATCH.try_with(|s| s.set(scratch));
+    written
+}
+
+fn write_view_with(
+    p: &mut PendingTrace,
+    sink: &mut dyn ChunkSink,
+    scratch: &mut Scratch,
+) -> Option<usize> {
     let PendingTrace {
         config,
         sampler,
@@ -369,7 +414,9 @@ pub(crate) fn write_view(p: &mut PendingTrace, sink: &mut dyn ChunkSink) -> Opti
         return Some(0);
     }
     // Local root first, then by start, stable (`into_chunk`).
-    let mut order: Vec<u32> = (0..records.len() as u32).collect();
+    let mut order = std::mem::take(&mut scratch.order);
+    order.clear();
+    order.extend(0..records.len() as u32);
     order.sort_by_key(|&i| {
         let r = &records[i as usize];
         (r.span_id != *root_id, r.start_ns)
@@ -378,11 +425,15 @@ pub(crate) fn write_view(p: &mut PendingTrace, sink: &mut dyn ChunkSink) -> Opti
     let first_is_root = records[first].span_id == *root_id;
 
     let mut out = Tags {
-        meta: Vec::with_capacity(attributes.len() + records.len() * 4 + 8),
-        metrics: Vec::with_capacity(attributes.len() / 2 + records.len() + 6),
+        meta: relabel(std::mem::take(&mut scratch.meta)),
+        metrics: relabel(std::mem::take(&mut scratch.metrics)),
         ..Tags::default()
     };
-    let mut fields = Vec::with_capacity(records.len());
+    out.meta.reserve(attributes.len() + records.len() * 4 + 8);
+    out.metrics
+        .reserve(attributes.len() / 2 + records.len() + 6);
+    let mut fields: Vec<Fields<'_>> = relabel(std::mem::take(&mut scratch.fields));
+    fields.reserve(records.len());
     let mut root = map_record(cfg, attributes, first, &records[first], &mut out)?;
     if first_is_root {
         if let Some(last) = resample(sampler, trace_id, &root, &out, decision) {
@@ -426,7 +477,8 @@ pub(crate) fn write_view(p: &mut PendingTrace, sink: &mut dyn ChunkSink) -> Opti
         fields.push(f);
     }
 
-    let mut spans = Vec::with_capacity(fields.len());
+    let mut spans: Vec<SpanView<'_>> = relabel(std::mem::take(&mut scratch.spans));
+    spans.reserve(fields.len());
     let (mut meta_from, mut metrics_from) = (0, 0);
     for f in &fields {
         let r = &records[f.record];
@@ -453,7 +505,16 @@ pub(crate) fn write_view(p: &mut PendingTrace, sink: &mut dyn ChunkSink) -> Opti
         origin: d.origin.as_deref(),
         tags: &d.tags,
     });
-    Some(spans.len())
+    let written = spans.len();
+    scratch.spans = relabel(spans);
+    scratch.fields = relabel(fields);
+    scratch.meta = relabel(out.meta);
+    scratch.metrics = relabel(out.metrics);
+    order.clear();
+    if order.capacity() <= MAX_KEPT_ELEMENTS {
+        scratch.order = order;
+    }
+    Some(written)
 }
 
 #[cfg(test)]
@@ -465,6 +526,23 @@ mod tests {
     use ddtrace_model::{PendingChunk, SamplingPriority, SpanId, Str, TraceChunk, TraceId};
     use ddtrace_sampling::{Sampler, SamplingConfig, SpanSamplingRule, TraceSamplingRule};
     use proptest::prelude::*;
+
+    /// The scratch vectors are worth keeping only if relabelling keeps their allocation.
+    #[test]
+    fn relabelled_vectors_keep_their_allocation() {
+        let mut kept: Vec<(&'static str, &'static str)> = Vec::with_capacity(100);
+        kept.push(("a", "b"));
+        let address = kept.as_ptr() as usize;
+        let text = String::from("borrowed");
+        let mut borrowed: Vec<(&str, &str)> = relabel(kept);
+        assert!(borrowed.is_empty() && borrowed.capacity() >= 100);
+        borrowed.push((&text, &text));
+        assert_eq!(borrowed.as_ptr() as usize, address);
+        let back: Vec<(&'static str, &'static str)> = relabel(borrowed);
+        assert_eq!(back.as_ptr() as usize, address);
+        let huge: Vec<u32> = Vec::with_capacity(MAX_KEPT_ELEMENTS + 1);
+        assert_eq!(relabel::<u32, u32>(huge).capacity(), 0);
+    }
 
     /// Collects what a pending trace pushes, noting whether it came as a view.
     #[derive(Default)]
