@@ -180,6 +180,7 @@ mod clock;
 mod config;
 mod error;
 mod exporter;
+mod handoff;
 mod mapping;
 mod propagator;
 mod provider;

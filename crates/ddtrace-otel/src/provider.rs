@@ -14,6 +14,7 @@ use opentelemetry::{Context, InstrumentationScope, KeyValue, Value};
 
 use crate::clock;
 use crate::config::{BridgeConfig, DEFAULT_MAX_BUFFERED_SPANS, DEFAULT_SERVICE, PartialFlush};
+use crate::handoff::ChunkContext;
 use crate::mapping::{self, OPERATION_NAME, RESOURCE_NAME, SERVICE_NAME};
 use crate::propagator::DatadogPropagator;
 use crate::span::{Extras, Span, SpanRecord, StatusCode};
@@ -229,14 +230,15 @@ impl TracerProviderBuilder {
             .sampler
             .unwrap_or_else(|| Arc::new(Sampler::new(&SamplingConfig::default())));
         let propagation = self.propagation.unwrap_or_default();
+        let config = Arc::new(config);
         let shared = Arc::new(Shared {
-            config: Arc::new(config),
+            context: Arc::new(ChunkContext::new(Arc::clone(&config), Arc::clone(&sampler))),
+            config,
             exporter,
             sampler,
             propagator: Propagator::new(propagation),
             w3c: Propagator::new(PropagationConfig::default().with_styles([Style::TraceContext])),
             registry: Registry::default(),
-            recycler: Default::default(),
             counters: Default::default(),
             shut_down: AtomicBool::new(false),
         });
@@ -556,8 +558,14 @@ impl opentelemetry::trace::Tracer for Tracer {
         let attributes = builder.attributes.unwrap_or_default();
         let span_id = SpanId::generate();
 
-        let (trace, parent_id, parent_is_local) = match self.resolve_parent(parent_cx) {
-            Parent::Local(trace, parent) => (trace, Some(parent), true),
+        // (trace, parent, parent is local, sampled, inherited service, extraction links)
+        let (trace, parent_id, parent_is_local, sampled, inherited_service, dd_links) = match self
+            .resolve_parent(parent_cx)
+        {
+            Parent::Local(trace, parent) => {
+                let (sampled, inherited) = trace.on_start(span_id, parent, &attributes);
+                (trace, Some(parent), true, sampled, inherited, Vec::new())
+            }
             Parent::Remote {
                 trace_id,
                 span_id: parent,
@@ -565,24 +573,25 @@ impl opentelemetry::trace::Tracer for Tracer {
                 links,
             } => {
                 let decision = if decision.priority.is_none() {
-                    self.sample_root(Some(decision), trace_id, &kind, &builder.name, &attributes)
+                    let (kind, name) = (&kind, &builder.name);
+                    self.sample_root(Some(decision), trace_id, kind, name, &attributes)
                 } else {
                     Arc::from(decision)
                 };
-                let trace = Trace::new_root(&self.shared, trace_id, span_id, decision, links);
-                (trace, Some(parent), false)
+                let trace = Trace::new_root(&self.shared, trace_id, span_id, decision, &attributes);
+                let sampled = trace.is_keep();
+                (trace, Some(parent), false, sampled, None, links)
             }
             Parent::None { decision, links } => {
                 let seconds = u64::try_from(start_ns / 1_000_000_000).unwrap_or(0);
                 let trace_id = TraceId::generate(self.shared.config.trace_id_128, seconds);
                 let decision =
                     self.sample_root(decision, trace_id, &kind, &builder.name, &attributes);
-                let trace = Trace::new_root(&self.shared, trace_id, span_id, decision, links);
-                (trace, None, false)
+                let trace = Trace::new_root(&self.shared, trace_id, span_id, decision, &attributes);
+                let sampled = trace.is_keep();
+                (trace, None, false, sampled, None, links)
             }
         };
-        let (sampled, inherited_service, dd_links) =
-            trace.on_start(span_id, parent_id, &attributes);
         let mut links = builder.links.unwrap_or_default();
         links.retain(|l| l.span_context.is_valid());
         if !dd_links.is_empty() {

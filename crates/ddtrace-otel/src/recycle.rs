@@ -10,16 +10,25 @@
 //! takes one short lock per trace on each side instead, and no allocation at all in a steady
 //! stream.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use opentelemetry::KeyValue;
 use parking_lot::Mutex;
 
 use crate::span::SpanRecord;
+use crate::trace::Decision;
 
-/// The two vectors of one trace, empty.
+/// The two vectors of one trace, empty, and the trace's reference to its decision.
+///
+/// The decision comes back so that the application thread, which counted the reference,
+/// also drops it: the decision is shared by the consecutive traces of a thread, and a drop
+/// on the worker would move its count's cache line to the worker's core once per trace.
 #[derive(Debug, Default)]
 pub(crate) struct Buffers {
     pub(crate) records: Vec<SpanRecord>,
     pub(crate) attributes: Vec<KeyValue>,
+    pub(crate) decision: Option<Arc<Decision>>,
 }
 
 /// Buffers smaller than this together are not worth a lock: glibc serves blocks of up to
@@ -37,6 +46,8 @@ const MAX_ATTRIBUTES: usize = 1024;
 #[derive(Debug, Default)]
 pub(crate) struct Recycler {
     free: Mutex<Vec<Buffers>>,
+    /// Set when the provider is gone: nothing is kept any more.
+    closed: AtomicBool,
 }
 
 impl Recycler {
@@ -54,7 +65,8 @@ impl Recycler {
             + buffers.attributes.capacity() * std::mem::size_of::<KeyValue>();
         let keep = bytes >= MIN_BYTES
             && buffers.records.capacity() <= MAX_RECORDS
-            && buffers.attributes.capacity() <= MAX_ATTRIBUTES;
+            && buffers.attributes.capacity() <= MAX_ATTRIBUTES
+            && !self.closed.load(Ordering::Acquire);
         if !keep {
             return;
         }
@@ -70,10 +82,29 @@ impl Recycler {
         drop(rejected);
     }
 
+    /// Frees the kept buffers, and every buffer given from now on: the provider is gone, but
+    /// its pending chunks (and the application threads' counted references, see
+    /// [`crate::handoff`]) may keep the recycler alive a while.
+    pub(crate) fn close(&self) {
+        self.closed.store(true, Ordering::Release);
+        let kept = std::mem::take(&mut *self.free.lock());
+        drop(kept);
+    }
+
     /// Buffer pairs waiting for reuse.
     #[cfg(test)]
     pub(crate) fn kept(&self) -> usize {
         self.free.lock().len()
+    }
+
+    /// Kept buffer pairs that hold a decision.
+    #[cfg(test)]
+    pub(crate) fn kept_decisions(&self) -> usize {
+        self.free
+            .lock()
+            .iter()
+            .filter(|b| b.decision.is_some())
+            .count()
     }
 }
 
@@ -85,6 +116,7 @@ mod tests {
         Buffers {
             records: Vec::with_capacity(records),
             attributes: Vec::with_capacity(attributes),
+            decision: None,
         }
     }
 
@@ -118,5 +150,17 @@ mod tests {
         r.give(buffers(1, 4));
         r.give(buffers(0, 0));
         assert_eq!(r.kept(), 0);
+    }
+
+    #[test]
+    fn a_closed_recycler_keeps_nothing() {
+        let r = Recycler::default();
+        r.give(buffers(8, 32));
+        assert_eq!(r.kept(), 1);
+        r.close();
+        assert_eq!(r.kept(), 0);
+        r.give(buffers(8, 32));
+        assert_eq!(r.kept(), 0);
+        assert!(r.take().is_none());
     }
 }

@@ -10,8 +10,8 @@ use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, AtomicUsize, Ordering}
 use std::sync::{Arc, Weak};
 
 use ddtrace_model::{
-    ChunkExporter, ChunkSink, PendingChunk, SamplingPriority, SpanId, SpanLink, Str, TagMap,
-    TraceChunk, TraceId, tags,
+    ChunkExporter, ChunkSink, PendingChunk, SamplingPriority, SpanId, Str, TagMap, TraceChunk,
+    TraceId, tags,
 };
 use ddtrace_propagation::{Extracted, InjectContext, Propagator};
 use ddtrace_sampling::{RootSpanInfo, Sampler, SamplingDecision, TagValue};
@@ -20,12 +20,15 @@ use opentelemetry::{KeyValue, Value};
 use parking_lot::Mutex;
 
 use crate::config::BridgeConfig;
+use crate::handoff::{self, ChunkContext};
 use crate::mapping;
-use crate::recycle::{Buffers, Recycler};
+use crate::recycle::Buffers;
 use crate::span::SpanRecord;
 
-/// Counters of the bridge (all monotonic).
+/// Counters of the bridge (all monotonic). On cache lines of their own: application threads
+/// write them per trace, and the other fields of [`Shared`] are read per span.
 #[derive(Debug, Default)]
+#[repr(align(64))]
 pub(crate) struct Counters {
     pub(crate) spans_exported: AtomicU64,
     pub(crate) chunks_exported: AtomicU64,
@@ -45,10 +48,18 @@ pub(crate) struct Shared {
     /// `dd` member of foreign remote contexts.
     pub(crate) w3c: Propagator,
     pub(crate) registry: Registry,
-    /// The emptied buffers of mapped traces, for new ones.
-    pub(crate) recycler: Arc<Recycler>,
+    /// What pending chunks take to the worker (with the recycler of emptied buffers).
+    pub(crate) context: Arc<ChunkContext>,
     pub(crate) counters: Counters,
     pub(crate) shut_down: AtomicBool,
+}
+
+impl Drop for Shared {
+    fn drop(&mut self) {
+        // The context may outlive the provider (pending chunks and the application threads'
+        // counted references hold it): the buffers it keeps are freed now.
+        self.context.recycler.close();
+    }
 }
 
 impl Shared {
@@ -77,7 +88,12 @@ pub(crate) fn is_trace_level_key(key: &str) -> bool {
 }
 
 /// The sampling decision and propagated state of one local trace.
+///
+/// Aligned to a cache line: consecutive traces of a thread share one decision, whose
+/// reference count the application thread changes per trace while the worker reads the
+/// fields, and the two must not share a line.
 #[derive(Debug, Clone, Default)]
+#[repr(align(64))]
 pub(crate) struct Decision {
     pub(crate) priority: Option<SamplingPriority>,
     /// `_dd.p.*` tags, `_dd.p.tid` excluded (derived from the trace id).
@@ -167,8 +183,8 @@ struct TraceState {
     decision: Arc<Decision>,
     /// Spans whose service was set by `service.name` (or inherited from such a span).
     services: Vec<(SpanId, Str)>,
-    /// Links made by extraction (`restart`, `terminated_context`) for the local root.
-    root_links: Vec<SpanLink>,
+    /// Spans ended (of [`Trace::started`]).
+    ended: usize,
     /// Whether the local root has ended (partial flush applies only while it is open).
     root_ended: bool,
 }
@@ -179,8 +195,10 @@ pub(crate) struct Trace {
     trace_id: TraceId,
     root_id: SpanId,
     shared: Arc<Shared>,
-    /// Spans started and not ended. Outside the lock so that most starts take no lock.
-    open: AtomicUsize,
+    /// Spans started, the local root included. Outside the lock so that most starts take no
+    /// lock; the ends are counted under it ([`TraceState::ended`]), so an end takes no
+    /// atomic operation besides the lock.
+    started: AtomicUsize,
     /// The decision's priority (`NO_PRIORITY` for none), mirrored for lock-free reads.
     priority: AtomicI32,
     /// Whether some span of the trace has a `service.name` (children must look it up).
@@ -228,26 +246,42 @@ fn priority_bits(p: Option<SamplingPriority>) -> i32 {
 }
 
 impl Trace {
+    /// A new local trace whose root `root_id` starts now with `attributes`: the root counts
+    /// as started, and its trace-level start attributes (`service.name`, manual sampling)
+    /// are applied here, so a root's start takes no lock.
     pub(crate) fn new_root(
         shared: &Arc<Shared>,
         trace_id: TraceId,
         root_id: SpanId,
-        decision: Arc<Decision>,
-        root_links: Vec<SpanLink>,
+        mut decision: Arc<Decision>,
+        attributes: &[KeyValue],
     ) -> Arc<Trace> {
+        let mut services = Vec::new();
+        for kv in attributes {
+            let key = kv.key.as_str();
+            if key == mapping::SERVICE_NAME {
+                let service = kv.value.as_str();
+                services.clear();
+                if !service.is_empty() {
+                    services.push((root_id, Str::from(service.into_owned())));
+                }
+            } else if SamplingDecision::is_manual_key(key) {
+                Arc::make_mut(&mut decision).apply_manual(key, &kv.value);
+            }
+        }
         let trace = Arc::new(Trace {
             trace_id,
             root_id,
             shared: shared.clone(),
-            open: AtomicUsize::new(0),
+            started: AtomicUsize::new(1),
             priority: AtomicI32::new(priority_bits(decision.priority)),
-            has_services: AtomicBool::new(false),
+            has_services: AtomicBool::new(!services.is_empty()),
             state: Mutex::new(TraceState {
                 finished: Vec::new(),
                 attributes: Vec::new(),
+                ended: 0,
                 decision,
-                services: Vec::new(),
-                root_links,
+                services,
                 root_ended: false,
             }),
         });
@@ -255,40 +289,42 @@ impl Trace {
         trace
     }
 
+    /// Whether the trace's current decision keeps it.
+    pub(crate) fn is_keep(&self) -> bool {
+        let p = self.priority.load(Ordering::Acquire);
+        p != NO_PRIORITY && p > 0
+    }
+
     pub(crate) fn trace_id(&self) -> TraceId {
         self.trace_id
     }
 
-    /// Registers a starting span: counts it open, resolves its inherited service, applies
-    /// trace-level start attributes. Returns (sampled, inherited service, root links).
+    /// Registers a starting child span: counts it started, resolves its inherited service,
+    /// applies trace-level start attributes. Returns (sampled, inherited service).
     ///
     /// The common case (a child without trace-level attributes in a trace without
     /// `service.name` overrides) takes no lock.
     pub(crate) fn on_start(
         &self,
         span_id: SpanId,
-        parent_id: Option<SpanId>,
+        parent_id: SpanId,
         attributes: &[KeyValue],
-    ) -> (bool, Option<Str>, Vec<SpanLink>) {
-        self.open.fetch_add(1, Ordering::AcqRel);
-        let slow = span_id == self.root_id
-            || self.has_services.load(Ordering::Acquire)
+    ) -> (bool, Option<Str>) {
+        self.started.fetch_add(1, Ordering::AcqRel);
+        let slow = self.has_services.load(Ordering::Acquire)
             || attributes
                 .iter()
                 .any(|kv| is_trace_level_key(kv.key.as_str()));
         if !slow {
-            return (self.is_keep(), None, Vec::new());
+            return (self.is_keep(), None);
         }
         let mut st = self.state.lock();
-        let inherited = match parent_id {
-            Some(parent) if !st.services.is_empty() => st
-                .services
-                .iter()
-                .rev()
-                .find(|(id, _)| *id == parent)
-                .map(|(_, s)| s.clone()),
-            _ => None,
-        };
+        let inherited = st
+            .services
+            .iter()
+            .rev()
+            .find(|(id, _)| *id == parent_id)
+            .map(|(_, s)| s.clone());
         let mut own_service = None;
         for kv in attributes {
             let key = kv.key.as_str();
@@ -307,17 +343,7 @@ impl Trace {
             st.services.push((span_id, service));
             self.has_services.store(true, Ordering::Release);
         }
-        let links = if span_id == self.root_id {
-            std::mem::take(&mut st.root_links)
-        } else {
-            Vec::new()
-        };
-        (st.decision.is_keep(), inherited, links)
-    }
-
-    fn is_keep(&self) -> bool {
-        let p = self.priority.load(Ordering::Acquire);
-        p != NO_PRIORITY && p > 0
+        (st.decision.is_keep(), inherited)
     }
 
     /// A trace-level attribute set after start.
@@ -347,23 +373,25 @@ impl Trace {
         let cfg = &self.shared.config;
         let pending = {
             let mut st = self.state.lock();
+            st.ended += 1;
+            // A span that starts after this load is counted by its own end.
             let open = self
-                .open
-                .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
-                    Some(n.saturating_sub(1))
-                })
-                .unwrap_or(1)
-                .saturating_sub(1);
+                .started
+                .load(Ordering::Acquire)
+                .saturating_sub(st.ended);
             let is_root = record.span_id == self.root_id;
             if st.finished.capacity() == 0 {
                 // The buffers of a trace already mapped, if the exporter returned some.
                 if let Some(Buffers {
                     records,
                     attributes,
-                }) = self.shared.recycler.take()
+                    decision,
+                }) = self.shared.context.recycler.take()
                 {
                     st.finished = records;
                     st.attributes = attributes;
+                    // Dropped here, on a thread that counts decisions (see `Buffers`).
+                    drop(decision);
                 }
                 // Sized like the last trace this thread completed: growing these vectors
                 // span by span costs reallocations, which contend with the exporter's thread
@@ -430,9 +458,7 @@ impl Trace {
     fn take_chunk(&self, st: &mut TraceState) -> PendingTrace {
         SIZE_HINT.with(|h| h.set((st.finished.len(), st.attributes.len())));
         PendingTrace {
-            config: self.shared.config.clone(),
-            sampler: self.shared.sampler.clone(),
-            recycler: self.shared.recycler.clone(),
+            context: handoff::counted(&self.shared.context),
             trace_id: self.trace_id,
             root_id: self.root_id,
             records: std::mem::take(&mut st.finished),
@@ -591,9 +617,7 @@ impl Drop for Trace {
         let attributes = std::mem::take(&mut self.state.get_mut().attributes);
         if !leftover.is_empty() {
             let pending = PendingTrace {
-                config: self.shared.config.clone(),
-                sampler: self.shared.sampler.clone(),
-                recycler: self.shared.recycler.clone(),
+                context: handoff::counted(&self.shared.context),
                 trace_id: self.trace_id,
                 root_id: self.root_id,
                 records: leftover,
@@ -717,8 +741,8 @@ const SHARDS: usize = 64;
 /// one that start afterwards join the later local trace. Their ids, parents and sampling
 /// (inherited from the same upstream) stay right; only the grouping into chunks differs.
 ///
-/// Each thread remembers the trace it last found or registered: most spans start as children
-/// of the trace their thread is working on, and then take no shard lock. The memory is valid
+/// Each thread remembers the trace it last found: most spans start as children of the trace
+/// their thread is working on, and then take no shard lock after the first. The memory is valid
 /// only while no entry was replaced (a replacement bumps `replacements`) and only for this
 /// registry's traces.
 #[derive(Debug)]
@@ -737,7 +761,7 @@ impl Default for Registry {
     }
 }
 
-/// The trace a thread last found or registered: (trace id, `replacements` then, the trace).
+/// The trace a thread last found: (trace id, `replacements` then, the trace).
 struct LastTrace {
     id: u128,
     replacements: u64,
@@ -808,7 +832,9 @@ impl Registry {
         if replaced {
             self.replacements.fetch_add(1, Ordering::AcqRel);
         }
-        self.remember(id, trace);
+        // Not remembered here: a trace that gets children is remembered at its first child's
+        // lookup, and a one-span trace (the common local root without children) costs no
+        // weak reference count.
     }
 
     fn remove(&self, id: TraceId, trace: *const Trace) {
@@ -841,9 +867,7 @@ impl Registry {
 /// The finished spans of one local trace (or part of it), not yet mapped.
 #[derive(Debug)]
 pub(crate) struct PendingTrace {
-    pub(crate) config: Arc<BridgeConfig>,
-    pub(crate) sampler: Arc<Sampler>,
-    recycler: Arc<Recycler>,
+    pub(crate) context: Arc<ChunkContext>,
     pub(crate) trace_id: TraceId,
     pub(crate) root_id: SpanId,
     pub(crate) records: Vec<SpanRecord>,
@@ -864,9 +888,7 @@ impl PendingTrace {
         decision: Arc<Decision>,
     ) -> PendingTrace {
         PendingTrace {
-            config,
-            sampler,
-            recycler: Arc::default(),
+            context: Arc::new(ChunkContext::new(config, sampler)),
             trace_id,
             root_id,
             records,
@@ -880,14 +902,16 @@ impl PendingTrace {
         let PendingTrace {
             mut records,
             mut attributes,
-            recycler,
+            context,
+            decision,
             ..
         } = self;
         records.clear();
         attributes.clear();
-        recycler.give(Buffers {
+        context.recycler.give(Buffers {
             records,
             attributes,
+            decision: Some(decision),
         });
     }
 }
@@ -978,9 +1002,7 @@ impl PendingChunk for PendingTrace {
 
     fn into_chunk(self: Box<Self>) -> TraceChunk {
         let PendingTrace {
-            config,
-            sampler,
-            recycler,
+            context,
             trace_id,
             root_id,
             mut records,
@@ -988,6 +1010,7 @@ impl PendingChunk for PendingTrace {
             decision,
         } = *self;
         let mut decision = decision;
+        let (config, sampler) = (&*context.config, &*context.sampler);
         // The attributes are taken in order: each record's range follows the previous one's.
         let mut attributes = attribute_buffer.drain(..);
         let mut keys = mapping::Interner::new();
@@ -1006,7 +1029,7 @@ impl PendingChunk for PendingTrace {
                 attributes.by_ref().take(count),
                 count,
                 trace_id,
-                &config,
+                config,
                 &mut keys,
             );
             let top_level = match &parent_service {
@@ -1020,9 +1043,10 @@ impl PendingChunk for PendingTrace {
         }
         drop(keys);
         drop(attributes);
-        recycler.give(Buffers {
+        context.recycler.give(Buffers {
             records,
             attributes: attribute_buffer,
+            decision: None,
         });
         // Local root first, then by start (span-model.md §4); stable, so spans that start at
         // the same time stay in the order they ended.
@@ -1085,13 +1109,15 @@ mod tests {
     /// first finished span takes them.
     #[test]
     fn mapped_traces_return_their_buffers_for_the_next_trace() {
-        use opentelemetry::trace::{Span as _, Tracer as _, TracerProvider as _};
+        use opentelemetry::trace::TracerProvider as _;
+        use opentelemetry::trace::{Span as _, TraceContextExt as _, Tracer as _};
         let exporter = crate::InMemoryExporter::new();
         let provider = crate::TracerProvider::builder()
             .with_exporter(exporter.clone())
             .build()
             .expect("provider");
-        let recycler = Arc::clone(&provider.shared().recycler);
+        let context = Arc::clone(&provider.shared().context);
+        let recycler = &context.recycler;
         let tracer = provider.tracer("t");
         let trace = |attributes: i64| {
             let mut root = tracer.start("root");
@@ -1109,6 +1135,7 @@ mod tests {
         let mut open = tracer.start("open");
         open.set_attribute(KeyValue::new("a", 1));
         open.end();
+        drop(open);
         assert_eq!(
             recycler.kept(),
             1,
@@ -1122,6 +1149,26 @@ mod tests {
         assert_eq!(chunks[1].spans[0].metrics.get("n"), None);
         assert_eq!(chunks[2].spans[0].metrics.get("n"), Some(&1.0));
         assert_eq!(chunks[2].spans[0].metrics.get("a"), None);
+
+        // The kept buffers hold the mapped trace's reference to its decision (shared by this
+        // thread's traces), and the trace that takes them drops it.
+        let decision = || {
+            LAST_SAMPLED
+                .with(|l| l.borrow().clone())
+                .expect("a decision")
+        };
+        trace(30);
+        assert_eq!(recycler.kept_decisions(), 1);
+        // This thread's, the kept buffers', and this one.
+        assert_eq!(Arc::strong_count(&decision()), 3);
+        let root = tracer.start("root");
+        let cx = opentelemetry::Context::new().with_span(root);
+        tracer.start_with_context("child", &cx).end();
+        // This thread's, the open trace's, and this one: the buffers' reference was dropped.
+        assert_eq!(recycler.kept_decisions(), 0);
+        assert_eq!(Arc::strong_count(&decision()), 3);
+        drop(cx);
+        assert_eq!(recycler.kept_decisions(), 1);
     }
 
     #[test]

@@ -169,7 +169,7 @@ fn needs_chunk(p: &PendingTrace) -> bool {
     let has_array = |attrs: &[KeyValue]| attrs.iter().any(|kv| matches!(kv.value, Value::Array(_)));
     p.records.iter().any(|r| r.extras.is_some())
         || has_array(&p.attributes)
-        || has_array(&p.config.resource_attributes)
+        || has_array(&p.context.config.resource_attributes)
 }
 
 /// Text borrowed from the trace, or `None` for text that would have to be made (then the
@@ -400,8 +400,7 @@ fn write_view_with(
     scratch: &mut Scratch,
 ) -> Option<usize> {
     let PendingTrace {
-        config,
-        sampler,
+        context,
         trace_id,
         root_id,
         records,
@@ -409,7 +408,8 @@ fn write_view_with(
         decision,
         ..
     } = p;
-    let (cfg, records, attributes, trace_id) = (&**config, &**records, &**attributes, *trace_id);
+    let (cfg, sampler) = (&*context.config, &*context.sampler);
+    let (records, attributes, trace_id) = (&**records, &**attributes, *trace_id);
     if records.is_empty() {
         return Some(0);
     }

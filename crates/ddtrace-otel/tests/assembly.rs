@@ -596,7 +596,7 @@ fn first_span_tags_go_on_the_first_span_of_every_chunk() {
     }
 }
 
-/// Each thread remembers the trace it last started a span in, to skip the registry's lock.
+/// Each thread remembers the trace it last found, to skip the registry's lock.
 /// The memory must not outlive what the registry says: a trace of another provider with the
 /// same trace id is not this provider's, and a second local root of the same trace replaces
 /// the first for the children that start after it (as without the memory).
@@ -609,7 +609,8 @@ fn the_remembered_trace_follows_the_registry() {
     let parent = remote(trace, "00f067aa0ba902b7", 1, "");
     let root_a = Context::new().with_span(a.start_with_context("root-a", &parent));
     let root_b = Context::new().with_span(b.start_with_context("root-b", &parent));
-    // The thread last registered root-b's trace; a child of root-a must still join root-a's.
+    // After child-a the thread remembers root-a's trace, which has root-b's trace id; a child
+    // of root-b must still join root-b's.
     a.start_with_context("child-a", &root_a).end();
     b.start_with_context("child-b", &root_b).end();
     root_a.span().end();
