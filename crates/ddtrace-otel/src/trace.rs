@@ -22,7 +22,6 @@ use parking_lot::Mutex;
 use crate::config::BridgeConfig;
 use crate::handoff::{self, ChunkContext};
 use crate::mapping;
-use crate::recycle::Buffers;
 use crate::span::SpanRecord;
 
 /// Counters of the bridge (all monotonic). On cache lines of their own: application threads
@@ -63,7 +62,7 @@ impl Drop for Shared {
 }
 
 impl Shared {
-    fn export(&self, pending: PendingTrace) {
+    fn export(&self, pending: Box<PendingTrace>) {
         let spans = pending.records.len() as u64;
         if self.shut_down.load(Ordering::Acquire) {
             self.counters
@@ -78,7 +77,7 @@ impl Shared {
         self.counters
             .spans_exported
             .fetch_add(spans, Ordering::Relaxed);
-        self.exporter.export(Box::new(pending));
+        self.exporter.export(pending);
     }
 }
 
@@ -181,6 +180,9 @@ struct TraceState {
     /// Shared with the pending chunks that left (copied on write): handing a chunk over
     /// copies no tags.
     decision: Arc<Decision>,
+    /// A mapped trace's pending box, whose vectors are `finished` and `attributes` now: the
+    /// next chunk goes out in it.
+    spare: Option<Box<PendingTrace>>,
     /// Spans whose service was set by `service.name` (or inherited from such a span).
     services: Vec<(SpanId, Str)>,
     /// Spans ended (of [`Trace::started`]).
@@ -281,6 +283,7 @@ impl Trace {
                 attributes: Vec::new(),
                 ended: 0,
                 decision,
+                spare: None,
                 services,
                 root_ended: false,
             }),
@@ -382,16 +385,10 @@ impl Trace {
             let is_root = record.span_id == self.root_id;
             if st.finished.capacity() == 0 {
                 // The buffers of a trace already mapped, if the exporter returned some.
-                if let Some(Buffers {
-                    records,
-                    attributes,
-                    decision,
-                }) = self.shared.context.recycler.take()
-                {
-                    st.finished = records;
-                    st.attributes = attributes;
-                    // Dropped here, on a thread that counts decisions (see `Buffers`).
-                    drop(decision);
+                if let Some(mut spare) = self.shared.context.recycler.take() {
+                    st.finished = std::mem::take(&mut spare.records);
+                    st.attributes = std::mem::take(&mut spare.attributes);
+                    st.spare = Some(spare);
                 }
                 // Sized like the last trace this thread completed: growing these vectors
                 // span by span costs reallocations, which contend with the exporter's thread
@@ -455,16 +452,8 @@ impl Trace {
         }
     }
 
-    fn take_chunk(&self, st: &mut TraceState) -> PendingTrace {
-        SIZE_HINT.with(|h| h.set((st.finished.len(), st.attributes.len())));
-        PendingTrace {
-            context: handoff::counted(&self.shared.context),
-            trace_id: self.trace_id,
-            root_id: self.root_id,
-            records: std::mem::take(&mut st.finished),
-            attributes: std::mem::take(&mut st.attributes),
-            decision: Arc::clone(&st.decision),
-        }
+    fn take_chunk(&self, st: &mut TraceState) -> Box<PendingTrace> {
+        take_chunk(&self.shared, self.trace_id, self.root_id, st)
     }
 
     /// Flushes finished spans of an incomplete trace (shutdown).
@@ -512,6 +501,39 @@ impl Trace {
             false,
             trace_state,
         )
+    }
+}
+
+/// The finished spans of `st` as a pending chunk (in the spare box when the trace has one).
+fn take_chunk(
+    shared: &Shared,
+    trace_id: TraceId,
+    root_id: SpanId,
+    st: &mut TraceState,
+) -> Box<PendingTrace> {
+    SIZE_HINT.with(|h| h.set((st.finished.len(), st.attributes.len())));
+    let records = std::mem::take(&mut st.finished);
+    let attributes = std::mem::take(&mut st.attributes);
+    let decision = Arc::clone(&st.decision);
+    match st.spare.take() {
+        // A mapped trace's box: its context is this provider's (the recycler is), and
+        // its old decision is dropped here, on the thread that counted it.
+        Some(mut pending) => {
+            pending.trace_id = trace_id;
+            pending.root_id = root_id;
+            pending.records = records;
+            pending.attributes = attributes;
+            pending.decision = decision;
+            pending
+        }
+        None => Box::new(PendingTrace {
+            context: handoff::counted(&shared.context),
+            trace_id,
+            root_id,
+            records,
+            attributes,
+            decision,
+        }),
     }
 }
 
@@ -613,17 +635,9 @@ fn simple_dd_member(trace_id: TraceId, span_id: SpanId, d: &Decision) -> Option<
 
 impl Drop for Trace {
     fn drop(&mut self) {
-        let leftover = std::mem::take(&mut self.state.get_mut().finished);
-        let attributes = std::mem::take(&mut self.state.get_mut().attributes);
-        if !leftover.is_empty() {
-            let pending = PendingTrace {
-                context: handoff::counted(&self.shared.context),
-                trace_id: self.trace_id,
-                root_id: self.root_id,
-                records: leftover,
-                attributes,
-                decision: Arc::clone(&self.state.get_mut().decision),
-            };
+        let st = self.state.get_mut();
+        if !st.finished.is_empty() {
+            let pending = take_chunk(&self.shared, self.trace_id, self.root_id, st);
             self.shared.export(pending);
         }
         self.shared
@@ -897,22 +911,30 @@ impl PendingTrace {
         }
     }
 
-    /// Empties the buffers and gives them back for the next trace.
-    fn recycle(self) {
-        let PendingTrace {
-            mut records,
-            mut attributes,
+    /// An empty pending trace with room for `records` spans and `attributes` attributes
+    /// (for the crate's tests).
+    #[cfg(test)]
+    pub(crate) fn empty_for_tests(
+        context: Arc<ChunkContext>,
+        records: usize,
+        attributes: usize,
+    ) -> Box<PendingTrace> {
+        Box::new(PendingTrace {
             context,
-            decision,
-            ..
-        } = self;
-        records.clear();
-        attributes.clear();
-        context.recycler.give(Buffers {
-            records,
-            attributes,
-            decision: Some(decision),
-        });
+            trace_id: TraceId::from_u128(1),
+            root_id: SpanId::new(1).expect("non-zero"),
+            records: Vec::with_capacity(records),
+            attributes: Vec::with_capacity(attributes),
+            decision: Arc::default(),
+        })
+    }
+
+    /// Gives the box back for the next trace (the recycler empties it).
+    fn recycle(self: Box<Self>) {
+        // A reference of the worker's own: the box's goes into the recycler with it. The
+        // application threads do not touch this count while they reuse boxes.
+        let context = Arc::clone(&self.context);
+        context.recycler.give(self);
     }
 }
 
@@ -1000,16 +1022,14 @@ impl PendingChunk for PendingTrace {
         chunk.spans.len()
     }
 
-    fn into_chunk(self: Box<Self>) -> TraceChunk {
-        let PendingTrace {
-            context,
-            trace_id,
-            root_id,
-            mut records,
-            attributes: mut attribute_buffer,
-            decision,
-        } = *self;
-        let mut decision = decision;
+    fn into_chunk(mut self: Box<Self>) -> TraceChunk {
+        let (trace_id, root_id) = (self.trace_id, self.root_id);
+        let mut records = std::mem::take(&mut self.records);
+        let mut attribute_buffer = std::mem::take(&mut self.attributes);
+        // The box keeps its reference for the recycler; the chunk's tags are copied from the
+        // decision (this is the rare path: see `write_to`).
+        let mut decision = Arc::clone(&self.decision);
+        let context = Arc::clone(&self.context);
         let (config, sampler) = (&*context.config, &*context.sampler);
         // The attributes are taken in order: each record's range follows the previous one's.
         let mut attributes = attribute_buffer.drain(..);
@@ -1043,11 +1063,9 @@ impl PendingChunk for PendingTrace {
         }
         drop(keys);
         drop(attributes);
-        context.recycler.give(Buffers {
-            records,
-            attributes: attribute_buffer,
-            decision: None,
-        });
+        self.records = records;
+        self.attributes = attribute_buffer;
+        context.recycler.give(self);
         // Local root first, then by start (span-model.md §4); stable, so spans that start at
         // the same time stay in the order they ended.
         spans.sort_by_key(|s| (s.span_id != root_id, s.start));
@@ -1105,8 +1123,8 @@ mod tests {
     use super::*;
     use ddtrace_propagation::{PropagationConfig, Style};
 
-    /// A mapped trace's buffers go back to the provider's recycler and the next trace's
-    /// first finished span takes them.
+    /// A mapped trace's box and buffers go back to the provider's recycler and the next
+    /// trace's first finished span takes them.
     #[test]
     fn mapped_traces_return_their_buffers_for_the_next_trace() {
         use opentelemetry::trace::TracerProvider as _;
@@ -1150,25 +1168,28 @@ mod tests {
         assert_eq!(chunks[2].spans[0].metrics.get("n"), Some(&1.0));
         assert_eq!(chunks[2].spans[0].metrics.get("a"), None);
 
-        // The kept buffers hold the mapped trace's reference to its decision (shared by this
-        // thread's traces), and the trace that takes them drops it.
+        // The kept box holds the mapped trace's reference to its decision (shared by this
+        // thread's traces) until the next chunk goes out in it: the reference is dropped by
+        // an application thread, not by the worker.
         let decision = || {
             LAST_SAMPLED
                 .with(|l| l.borrow().clone())
                 .expect("a decision")
         };
         trace(30);
-        assert_eq!(recycler.kept_decisions(), 1);
-        // This thread's, the kept buffers', and this one.
+        assert_eq!(recycler.kept(), 1);
+        // This thread's, the kept box's, and this one.
         assert_eq!(Arc::strong_count(&decision()), 3);
         let root = tracer.start("root");
         let cx = opentelemetry::Context::new().with_span(root);
         tracer.start_with_context("child", &cx).end();
-        // This thread's, the open trace's, and this one: the buffers' reference was dropped.
-        assert_eq!(recycler.kept_decisions(), 0);
-        assert_eq!(Arc::strong_count(&decision()), 3);
+        // The open trace took the box, and holds a reference of its own.
+        assert_eq!(recycler.kept(), 0);
+        assert_eq!(Arc::strong_count(&decision()), 4);
         drop(cx);
-        assert_eq!(recycler.kept_decisions(), 1);
+        // The chunk went out in the box, with the trace's reference instead of its old one.
+        assert_eq!(recycler.kept(), 1);
+        assert_eq!(Arc::strong_count(&decision()), 3);
     }
 
     #[test]
