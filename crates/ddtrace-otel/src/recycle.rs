@@ -38,6 +38,8 @@ const MAX_ATTRIBUTES: usize = 1024;
 /// provider [closes](Recycler::close) it when it is dropped, which frees them.
 #[derive(Debug, Default)]
 pub(crate) struct Recycler {
+    // The boxes are what is recycled: the exporter takes a chunk as a box.
+    #[allow(clippy::vec_box)]
     free: Mutex<Vec<Box<PendingTrace>>>,
     /// Set when the provider is gone: nothing is kept any more.
     closed: AtomicBool,
