@@ -164,6 +164,19 @@ impl Span {
         self.add_event("exception", attributes);
     }
 
+    /// Room for one more attribute: the vector a span of this thread left at its end, else
+    /// one allocation for the usual handful of attributes instead of 4 then 8; a full vector
+    /// grows. Out of line: `set_attribute` then checks the capacity once, in the push.
+    #[cold]
+    #[inline(never)]
+    fn make_room(&mut self) {
+        if self.attributes.capacity() == 0 {
+            self.attributes = crate::trace::spare_attributes();
+        } else {
+            self.attributes.reserve(1);
+        }
+    }
+
     fn finish(&mut self, end_ns: i64) {
         if let Some(mut record) = self.record.take() {
             record.end_ns = end_ns.max(record.start_ns);
@@ -228,10 +241,8 @@ impl opentelemetry::trace::Span for Span {
             self.trace
                 .on_attribute(self.span_id, attribute.key.as_str(), &attribute.value);
         }
-        if self.attributes.capacity() == 0 {
-            // The vector a span of this thread left at its end, else one allocation for the
-            // usual handful of attributes instead of 4 then 8.
-            self.attributes = crate::trace::spare_attributes();
+        if self.attributes.len() == self.attributes.capacity() {
+            self.make_room();
         }
         self.attributes.push(attribute);
     }
