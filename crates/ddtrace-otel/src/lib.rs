@@ -134,9 +134,18 @@
 //! * `PendingChunk::size_hint` counts the chunk's buffers at their capacity, its decision,
 //!   names, events and links, and 8 bytes per attribute for its strings (estimated: it runs
 //!   on the application thread when the exporter queues the chunk).
+//! * A trace changes no reference count that the worker changes too: a count's cache line
+//!   moving between the two cores once per trace showed as 47% of `Trace::finish` for
+//!   one-span traces. The configuration, the sampler and the recycler travel with a chunk as
+//!   one context, whose references each application thread takes 16 at a time; the recycler
+//!   keeps whole pending boxes (one-span traces' too: their `malloc` and `free` were 40% of
+//!   the application thread, every block freed by the worker), with their decision
+//!   references, which the next trace of an application thread drops. A root's start takes
+//!   no lock, and ends are counted under the trace's lock. Paired A/B, application thread
+//!   per span: 10-span traces 0.964×, one-span traces 0.841×.
 //! * A child's start finds its local trace without the registry's lock when its thread
-//!   started the previous span in the same trace: each thread remembers its last trace (valid
-//!   while the registry replaced no entry, and only for that registry's traces).
+//!   found the same trace for the previous child: each thread remembers the last trace it
+//!   found (valid while the registry replaced no entry, and only for that registry's traces).
 //! * Span times come from the processor's time-stamp counter where the kernel keeps its own
 //!   clock with it (Linux x86_64, clocksource `tsc`): 9 ns a read instead of 24 ns for
 //!   `Instant::now()`, whose two reads per span were 12–18% of the application thread's
