@@ -264,6 +264,36 @@ impl PayloadEncoder {
         }
     }
 
+    /// Writes the complete payload (the bytes [`finish`](PayloadEncoder::finish) returns) into
+    /// `out`, replacing its contents: one copy of the encoded spans, where `finish` followed by
+    /// a copy of its slice makes two for v0.5. For a caller that hands payloads to another
+    /// thread and keeps encoding meanwhile.
+    ///
+    /// ```
+    /// use ddtrace_encoding::{EncodeOptions, Format, PayloadEncoder};
+    /// use ddtrace_model::{Span, SpanId, TraceChunk, TraceId};
+    ///
+    /// let mut encoder = PayloadEncoder::new(Format::V05, EncodeOptions::default());
+    /// encoder.push(&TraceChunk::new(vec![Span::new(TraceId::from_u128(1), SpanId::new(2).unwrap(), "op")]));
+    /// let mut body = vec![0xff; 3];
+    /// encoder.finish_into(&mut body);
+    /// assert_eq!(body, encoder.finish());
+    /// ```
+    pub fn finish_into(&mut self, out: &mut Vec<u8>) {
+        out.clear();
+        match self.format {
+            Format::V04 => out.extend_from_slice(self.finish()),
+            Format::V05 => {
+                out.reserve(self.encoded_len_v05());
+                write::array_len(out, 2);
+                write::array_len(out, self.strings.len());
+                out.extend_from_slice(self.strings.bytes());
+                write::array_len(out, self.chunks);
+                out.extend_from_slice(&self.body);
+            }
+        }
+    }
+
     fn encoded_len_v05(&self) -> usize {
         1 + write::collection_header_len(self.strings.len())
             + self.strings.bytes().len()

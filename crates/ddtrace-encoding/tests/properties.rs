@@ -80,16 +80,20 @@ proptest! {
         }
     }
 
-    /// `encoded_len` is exact after every push, and the counts follow the pushes.
+    /// `encoded_len` is exact after every push, the counts follow the pushes, and
+    /// `finish_into` writes what `finish` returns.
     #[test]
     fn encoded_len_is_exact(chunks in arb::chunks(), native in any::<bool>()) {
         for format in [Format::V04, Format::V05] {
             let mut encoder = PayloadEncoder::new(format, EncodeOptions { native_span_events: native });
             prop_assert_eq!(encoder.encoded_len(), encoder.finish().len());
+            let mut into = vec![0xc1; 7];
             for chunk in &chunks {
                 encoder.push(chunk);
                 let len = encoder.encoded_len();
                 prop_assert_eq!(len, encoder.finish().len());
+                encoder.finish_into(&mut into);
+                prop_assert_eq!(&into[..], encoder.finish());
             }
             let non_empty: Vec<_> = chunks.iter().filter(|c| !c.spans.is_empty()).collect();
             prop_assert_eq!(encoder.chunk_count(), non_empty.len());

@@ -240,8 +240,7 @@ impl Worker {
             format: self.encoder.format(),
         };
         let mut body = std::mem::take(&mut self.spare);
-        body.clear();
-        body.extend_from_slice(self.encoder.finish());
+        self.encoder.finish_into(&mut body);
         self.reset_encoder();
         self.complete_in_flight();
         let (_, hard) = self.payload_limits();
@@ -368,8 +367,7 @@ impl Worker {
                 format: self.encoder.format(),
             };
             let mut body = std::mem::take(&mut self.spare);
-            body.clear();
-            body.extend_from_slice(self.encoder.finish());
+            self.encoder.finish_into(&mut body);
             let outcome = match self.dispatch(&payload, body) {
                 Ok(()) => {
                     let (outcome, body) = self.await_reply(&payload);
