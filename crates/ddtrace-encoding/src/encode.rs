@@ -250,16 +250,11 @@ impl PayloadEncoder {
                 self.body.get(start..).unwrap_or_default()
             }
             Format::V05 => {
-                let len = self.encoded_len_v05();
-                let out = &mut self.out;
+                let mut out = std::mem::take(&mut self.out);
                 out.clear();
-                out.reserve(len);
-                write::array_len(out, 2);
-                write::array_len(out, self.strings.len());
-                out.extend_from_slice(self.strings.bytes());
-                write::array_len(out, self.chunks);
-                out.extend_from_slice(&self.body);
-                out
+                self.write_v05(&mut out);
+                self.out = out;
+                &self.out
             }
         }
     }
@@ -283,15 +278,18 @@ impl PayloadEncoder {
         out.clear();
         match self.format {
             Format::V04 => out.extend_from_slice(self.finish()),
-            Format::V05 => {
-                out.reserve(self.encoded_len_v05());
-                write::array_len(out, 2);
-                write::array_len(out, self.strings.len());
-                out.extend_from_slice(self.strings.bytes());
-                write::array_len(out, self.chunks);
-                out.extend_from_slice(&self.body);
-            }
+            Format::V05 => self.write_v05(out),
         }
+    }
+
+    /// Appends the v0.5 payload (string table, then chunks) to `out`.
+    fn write_v05(&self, out: &mut Vec<u8>) {
+        out.reserve(self.encoded_len_v05());
+        write::array_len(out, 2);
+        write::array_len(out, self.strings.len());
+        out.extend_from_slice(self.strings.bytes());
+        write::array_len(out, self.chunks);
+        out.extend_from_slice(&self.body);
     }
 
     fn encoded_len_v05(&self) -> usize {

@@ -124,6 +124,7 @@ mod tests {
     /// `Arc` keeps just before them.
     #[test]
     fn the_fields_start_a_cache_line_of_their_own() {
+        assert!(std::mem::align_of::<ChunkContext>() >= 64);
         let c = context();
         assert_eq!(Arc::as_ptr(&c) as usize % 64, 0);
     }

@@ -558,40 +558,43 @@ impl opentelemetry::trace::Tracer for Tracer {
         let attributes = builder.attributes.unwrap_or_default();
         let span_id = SpanId::generate();
 
-        // (trace, parent, parent is local, sampled, inherited service, extraction links)
-        let (trace, parent_id, parent_is_local, sampled, inherited_service, dd_links) = match self
-            .resolve_parent(parent_cx)
-        {
-            Parent::Local(trace, parent) => {
-                let (sampled, inherited) = trace.on_start(span_id, parent, &attributes);
-                (trace, Some(parent), true, sampled, inherited, Vec::new())
-            }
-            Parent::Remote {
-                trace_id,
-                span_id: parent,
-                decision,
-                links,
-            } => {
-                let decision = if decision.priority.is_none() {
-                    let (kind, name) = (&kind, &builder.name);
-                    self.sample_root(Some(decision), trace_id, kind, name, &attributes)
-                } else {
-                    Arc::from(decision)
-                };
-                let trace = Trace::new_root(&self.shared, trace_id, span_id, decision, &attributes);
-                let sampled = trace.is_keep();
-                (trace, Some(parent), false, sampled, None, links)
-            }
-            Parent::None { decision, links } => {
-                let seconds = u64::try_from(start_ns / 1_000_000_000).unwrap_or(0);
-                let trace_id = TraceId::generate(self.shared.config.trace_id_128, seconds);
-                let decision =
-                    self.sample_root(decision, trace_id, &kind, &builder.name, &attributes);
-                let trace = Trace::new_root(&self.shared, trace_id, span_id, decision, &attributes);
-                let sampled = trace.is_keep();
-                (trace, None, false, sampled, None, links)
-            }
+        // A new local trace with this span as its root, and whether it is sampled.
+        let new_root = |trace_id, decision| {
+            let trace = Trace::new_root(&self.shared, trace_id, span_id, decision, &attributes);
+            let sampled = trace.is_keep();
+            (trace, sampled)
         };
+        // (trace, parent, parent is local, sampled, inherited service, extraction links)
+        let (trace, parent_id, parent_is_local, sampled, inherited_service, dd_links) =
+            match self.resolve_parent(parent_cx) {
+                Parent::Local(trace, parent) => {
+                    let (sampled, inherited) = trace.on_start(span_id, parent, &attributes);
+                    (trace, Some(parent), true, sampled, inherited, Vec::new())
+                }
+                Parent::Remote {
+                    trace_id,
+                    span_id: parent,
+                    decision,
+                    links,
+                } => {
+                    let decision = if decision.priority.is_none() {
+                        let (kind, name) = (&kind, &builder.name);
+                        self.sample_root(Some(decision), trace_id, kind, name, &attributes)
+                    } else {
+                        Arc::from(decision)
+                    };
+                    let (trace, sampled) = new_root(trace_id, decision);
+                    (trace, Some(parent), false, sampled, None, links)
+                }
+                Parent::None { decision, links } => {
+                    let seconds = u64::try_from(start_ns / 1_000_000_000).unwrap_or(0);
+                    let trace_id = TraceId::generate(self.shared.config.trace_id_128, seconds);
+                    let decision =
+                        self.sample_root(decision, trace_id, &kind, &builder.name, &attributes);
+                    let (trace, sampled) = new_root(trace_id, decision);
+                    (trace, None, false, sampled, None, links)
+                }
+            };
         let mut links = builder.links.unwrap_or_default();
         links.retain(|l| l.span_context.is_valid());
         if !dd_links.is_empty() {

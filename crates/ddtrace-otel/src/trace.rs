@@ -47,7 +47,9 @@ pub(crate) struct Shared {
     /// `dd` member of foreign remote contexts.
     pub(crate) w3c: Propagator,
     pub(crate) registry: Registry,
-    /// What pending chunks take to the worker (with the recycler of emptied buffers).
+    /// What pending chunks take to the worker (with the recycler of emptied buffers). Its
+    /// configuration and sampler are `config` and `sampler` above, which the application
+    /// threads read from here, away from the line of the recycler's lock.
     pub(crate) context: Arc<ChunkContext>,
     pub(crate) counters: Counters,
     pub(crate) shut_down: AtomicBool,
@@ -421,14 +423,24 @@ impl Trace {
                     .min_spans()
                     .is_some_and(|min| st.finished.len() >= min);
             if open == 0 {
-                Some(self.take_chunk(&mut st))
+                Some(take_chunk(
+                    &self.shared,
+                    self.trace_id,
+                    self.root_id,
+                    &mut st,
+                ))
             } else if partial {
                 self.shared
                     .counters
                     .partial_chunks
                     .fetch_add(1, Ordering::Relaxed);
                 lock_decision(&mut st.decision);
-                Some(self.take_chunk(&mut st))
+                Some(take_chunk(
+                    &self.shared,
+                    self.trace_id,
+                    self.root_id,
+                    &mut st,
+                ))
             } else if st.finished.len() >= cfg.max_buffered_spans {
                 self.shared
                     .counters
@@ -441,7 +453,12 @@ impl Trace {
                     open
                 );
                 lock_decision(&mut st.decision);
-                Some(self.take_chunk(&mut st))
+                Some(take_chunk(
+                    &self.shared,
+                    self.trace_id,
+                    self.root_id,
+                    &mut st,
+                ))
             } else {
                 None
             }
@@ -452,15 +469,12 @@ impl Trace {
         }
     }
 
-    fn take_chunk(&self, st: &mut TraceState) -> Box<PendingTrace> {
-        take_chunk(&self.shared, self.trace_id, self.root_id, st)
-    }
-
     /// Flushes finished spans of an incomplete trace (shutdown).
     pub(crate) fn flush_incomplete(&self) {
         let pending = {
             let mut st = self.state.lock();
-            (!st.finished.is_empty()).then(|| self.take_chunk(&mut st))
+            (!st.finished.is_empty())
+                .then(|| take_chunk(&self.shared, self.trace_id, self.root_id, &mut st))
         };
         if let Some(pending) = pending {
             self.shared.export(pending);
@@ -1190,6 +1204,14 @@ mod tests {
         // The chunk went out in the box, with the trace's reference instead of its old one.
         assert_eq!(recycler.kept(), 1);
         assert_eq!(Arc::strong_count(&decision()), 3);
+    }
+
+    /// A decision's fields and the bridge's counters keep off the cache lines that other
+    /// threads write (see their types' documentation).
+    #[test]
+    fn shared_hot_data_is_cache_line_aligned() {
+        assert!(std::mem::align_of::<Decision>() >= 64);
+        assert!(std::mem::align_of::<Counters>() >= 64);
     }
 
     #[test]
