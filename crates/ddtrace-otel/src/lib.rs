@@ -132,8 +132,9 @@
 //!   error's description, an inherited service) is in one optional box, the status is a
 //!   byte (setting `Ok` allocates nothing), and its attributes are in the trace's vector.
 //! * `PendingChunk::size_hint` counts the chunk's buffers at their capacity, its decision,
-//!   names, events and links, and 8 bytes per attribute for its strings (estimated: it runs
-//!   on the application thread when the exporter queues the chunk).
+//!   names, events and links, and the text of its string values (a 64 KiB statement weighs
+//!   64 KiB against the exporter's byte bound; walking a 10-span trace's 80 attributes on the
+//!   application thread measured within noise, paired 0.98×). Keys are taken as static.
 //! * A trace changes no reference count that the worker changes too: a count's cache line
 //!   moving between the two cores once per trace showed as 47% of `Trace::finish` for
 //!   one-span traces. The configuration, the sampler and the recycler travel with a chunk as

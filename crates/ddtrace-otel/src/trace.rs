@@ -952,6 +952,26 @@ impl PendingTrace {
     }
 }
 
+/// The heap bytes an attribute value may hold beyond its `KeyValue`: the text of a string
+/// (counted even when it is static or shared: the API does not say, and a large value, the
+/// one that matters to the queue's byte bound, is an owned copy), an array's elements.
+/// Keys are not counted: they are almost always static (semantic-convention names).
+fn value_heap_bytes(value: &Value) -> usize {
+    use opentelemetry::{Array, StringValue};
+    match value {
+        Value::String(s) => s.as_str().len(),
+        Value::Array(Array::Bool(v)) => v.capacity() + 16,
+        Value::Array(Array::I64(v)) => v.capacity() * 8 + 16,
+        Value::Array(Array::F64(v)) => v.capacity() * 8 + 16,
+        Value::Array(Array::String(v)) => {
+            v.capacity() * std::mem::size_of::<StringValue>()
+                + v.iter().map(|s| s.as_str().len()).sum::<usize>()
+                + 16
+        }
+        _ => 0,
+    }
+}
+
 impl PendingChunk for PendingTrace {
     fn span_count(&self) -> usize {
         self.records.len()
@@ -959,15 +979,15 @@ impl PendingChunk for PendingTrace {
 
     fn size_hint(&self) -> usize {
         // What the pending chunk holds on the heap: its box, the two vectors at their
-        // capacity, the strings of names, events and links, and the decision, each
-        // allocation with the allocator's overhead. The strings of the trace's attributes
-        // are estimated, not walked: this runs on the application thread (the exporter
-        // calls it when queueing), and keys are almost always static, values often.
+        // capacity, the text of its string values, the strings of names, events and links,
+        // and the decision, each allocation with the allocator's overhead.
         const BLOCK: usize = 16;
-        const ATTRIBUTE_STRINGS: usize = 8;
         fn attributes_bytes(attrs: &Vec<KeyValue>) -> usize {
             attrs.capacity() * std::mem::size_of::<KeyValue>()
-                + attrs.len() * ATTRIBUTE_STRINGS
+                + attrs
+                    .iter()
+                    .map(|kv| value_heap_bytes(&kv.value))
+                    .sum::<usize>()
                 + BLOCK
         }
         let records: usize = self
@@ -1139,6 +1159,56 @@ mod tests {
 
     /// A mapped trace's box and buffers go back to the provider's recycler and the next
     /// trace's first finished span takes them.
+    /// Records the size hint of every chunk it is given.
+    #[derive(Debug, Default)]
+    struct SizeHints(Mutex<Vec<usize>>);
+
+    impl ddtrace_model::ChunkExporter for SizeHints {
+        fn export(&self, chunk: Box<dyn PendingChunk>) {
+            self.0.lock().push(chunk.size_hint());
+        }
+        fn flush(&self, _: std::time::Duration) -> ddtrace_model::Result<()> {
+            Ok(())
+        }
+        fn shutdown(&self, _: std::time::Duration) -> ddtrace_model::Result<()> {
+            Ok(())
+        }
+    }
+
+    /// The queue's byte bound holds only if large attribute values are counted: a span
+    /// with a 64 KiB statement weighs at least that, an array its elements, and a span
+    /// with short values stays near its fixed size.
+    #[test]
+    fn the_size_hint_counts_the_text_of_string_values() {
+        use opentelemetry::trace::{Span as _, Tracer as _, TracerProvider as _};
+        use opentelemetry::{Array, StringValue};
+        let hints = Arc::new(SizeHints::default());
+        let provider = crate::TracerProvider::builder()
+            .with_shared_exporter(Arc::clone(&hints) as Arc<dyn ddtrace_model::ChunkExporter>)
+            .build()
+            .expect("provider");
+        let tracer = provider.tracer("t");
+        let span = |value: Value| {
+            let mut span = tracer.start("op");
+            span.set_attribute(KeyValue::new("k", value));
+            span.end();
+        };
+        span(Value::from(1));
+        span(Value::from("x".repeat(64 << 10)));
+        span(Value::Array(Array::String(vec![
+            StringValue::from("y".repeat(10_000)),
+            StringValue::from("z".repeat(10_000)),
+        ])));
+        span(Value::Array(Array::I64(vec![7; 1000])));
+        let hints = hints.0.lock().clone();
+        assert_eq!(hints.len(), 4);
+        let base = hints[0];
+        assert!(base < 4096, "a one-attribute span weighs {base} bytes");
+        assert!(hints[1] >= base + (64 << 10), "{hints:?}");
+        assert!(hints[2] >= base + 20_000, "{hints:?}");
+        assert!(hints[3] >= base + 8_000, "{hints:?}");
+    }
+
     #[test]
     fn mapped_traces_return_their_buffers_for_the_next_trace() {
         use opentelemetry::trace::TracerProvider as _;
