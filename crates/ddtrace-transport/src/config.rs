@@ -74,7 +74,7 @@ impl Default for TransportConfig {
             )),
             api_version: None,
             native_span_events: None,
-            max_queued_spans: 100_000,
+            max_queued_spans: 1_000_000,
             max_queued_bytes: 64 << 20,
             flush_interval: Duration::from_secs(1),
             max_payload_bytes: 1 << 20,
@@ -167,8 +167,13 @@ impl TransportConfig {
         self
     }
 
-    /// Bounds the queue by spans and by approximate bytes (defaults: 100,000 spans, 64 MiB).
+    /// Bounds the queue by spans and by approximate bytes (defaults: 1,000,000 spans, 64 MiB).
     /// Chunks that do not fit are dropped and counted.
+    ///
+    /// By default the byte bound governs: it follows what the chunks hold (their buffers,
+    /// names and string values, as their `size_hint` estimates), whatever their shape. The
+    /// span bound is a backstop; at 100,000 it stopped bursts of one-span traces (a few
+    /// hundred bytes each) at a fraction of the memory allowed.
     pub fn with_queue_limits(mut self, max_spans: usize, max_bytes: usize) -> Self {
         self.max_queued_spans = max_spans.max(1);
         self.max_queued_bytes = max_bytes.max(1);

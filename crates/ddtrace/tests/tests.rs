@@ -1,5 +1,6 @@
 //! Integration tests of the facade.
 
+mod burst;
 mod init;
 mod logs;
 mod quickstart;
