@@ -711,6 +711,16 @@ fn range(min: u64, max: u64) -> String {
     }
 }
 
+/// The share of the background work (`background` ns per span) that must wait until a burst
+/// has ended when the application threads use `app` ns of a `budget` ns per span: 0 when it
+/// all fits, 1 when none of it does.
+fn deferred_share(budget: f64, app: f64, background: f64) -> f64 {
+    if background <= 0.0 {
+        return 0.0;
+    }
+    ((app + background - budget) / background).clamp(0.0, 1.0)
+}
+
 fn yes_no(ok: bool) -> &'static str {
     if ok { "**met**" } else { "**missed**" }
 }
@@ -903,7 +913,39 @@ impl Report<'_> {
                 yes_no(sample.lost_silently() == 0)
             );
         }
+        if let (Some(one), Some(two)) = (
+            self.summary(t, 1, Tracer::Ddtrace),
+            self.summary(t, 2, Tracer::Ddtrace),
+        ) {
+            md.push_str(&self.scaling_budget(&one, &two));
+        }
         md
+    }
+
+    /// The CPU that the scaling goal leaves per span on this machine, against what the
+    /// measured parts of the work cost: the arithmetic behind that row of the goals table.
+    fn scaling_budget(&self, one: &Summary, two: &Summary) -> String {
+        let cores = std::thread::available_parallelism().map_or(1, usize::from) as f64;
+        let target = 1.6 * one.app_spans_per_sec;
+        let budget = cores * 1e9 / target;
+        // The worker's part (mapping, encoding, sending): process CPU beyond the
+        // application threads', with one producing thread.
+        let worker = (one.process_ns_per_span - one.app_ns_per_span).max(0.0);
+        let sink = self.sink_cpu_ns as f64 / self.sink_spans.max(1) as f64;
+        let needed = two.app_ns_per_span + worker + sink;
+        format!(
+            "\nWhat the scaling goal asks of this machine: 1.6× the 1-thread rate is {:.2} M \
+             spans/s, and {cores:.0} cores give {budget:.0} ns of CPU per span at that rate. \
+             Producing with 2 threads takes {:.0} ns per span on the application threads, the \
+             worker's mapping, encoding and sending {worker:.0} ns (process CPU beyond the \
+             application thread's, 1 thread), and the sink agent, which shares the machine, \
+             {sink:.0} ns: {needed:.0} ns in all. Unless that is within the budget, meeting the \
+             goal means leaving {:.0}% of the worker's and the sink's work until the burst has \
+             ended, with the spans waiting in memory meanwhile.\n",
+            target / 1e6,
+            two.app_ns_per_span,
+            deferred_share(budget, two.app_ns_per_span, worker + sink) * 100.0,
+        )
     }
 }
 
@@ -933,6 +975,18 @@ mod tests {
         let back = Measured::from_line(&m.to_line()).unwrap();
         assert_eq!(back.values(), m.values());
         assert!(Measured::from_line("result created=1").is_none());
+    }
+
+    #[test]
+    fn the_deferred_share_is_what_does_not_fit_the_budget() {
+        assert_eq!(deferred_share(400.0, 300.0, 100.0), 0.0);
+        assert_eq!(deferred_share(400.0, 300.0, 200.0), 0.5);
+        assert_eq!(
+            deferred_share(385.0, 344.0, 341.0),
+            (344.0 + 341.0 - 385.0) / 341.0
+        );
+        assert_eq!(deferred_share(300.0, 344.0, 341.0), 1.0);
+        assert_eq!(deferred_share(300.0, 100.0, 0.0), 0.0);
     }
 
     #[test]
