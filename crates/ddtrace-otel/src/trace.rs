@@ -1161,8 +1161,6 @@ mod tests {
     use super::*;
     use ddtrace_propagation::{PropagationConfig, Style};
 
-    /// A mapped trace's box and buffers go back to the provider's recycler and the next
-    /// trace's first finished span takes them.
     /// Records the size hint of every chunk it is given.
     #[derive(Debug, Default)]
     struct SizeHints(Mutex<Vec<usize>>);
@@ -1216,6 +1214,8 @@ mod tests {
         assert!(hints[3] >= base + 8_000, "{hints:?}");
     }
 
+    /// A mapped trace's box and buffers go back to the provider's recycler and the next
+    /// trace's first finished span takes them.
     #[test]
     fn mapped_traces_return_their_buffers_for_the_next_trace() {
         use opentelemetry::trace::TracerProvider as _;

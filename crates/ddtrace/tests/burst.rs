@@ -21,8 +21,9 @@ const TRACES: u64 = 150_000;
 fn a_burst_of_one_span_traces_waits_whole_for_a_stalled_agent() {
     let _lock = GLOBALS.lock();
     let agent = FaultServer::start();
-    // The first payload takes 5 s to be answered: the burst waits in the queue meanwhile.
-    agent.script([Reply::Slow(Duration::from_secs(5))]);
+    // The first payload takes 10 s to be answered (the burst takes well under 1 s, even
+    // unoptimized): the burst waits in the queue meanwhile.
+    agent.script([Reply::Slow(Duration::from_secs(10))]);
     let vars: HashMap<String, String> = [
         ("DD_TRACE_AGENT_URL", agent.url()),
         ("DD_TRACE_AGENT_TIMEOUT_SECONDS", "30".to_owned()),
