@@ -45,7 +45,8 @@
 //!   attributes, events, links, status — as OTel values, without converting them. Ending it
 //!   pushes the record into its local trace: a small per-trace buffer behind its own lock,
 //!   shared by the spans of that trace only. There is no process-wide lock on the span path;
-//!   children find their trace through a registry sharded by trace id.
+//!   children find their trace through a registry sharded by trace id, which a trace enters
+//!   when one of its span contexts is first handed out (the only way to join it).
 //! * **Assembly.** When the last open span of a local trace ends, its records are handed to the
 //!   [`ChunkExporter`](ddtrace_model::ChunkExporter) as one pending chunk. The exporter's
 //!   worker calls `into_chunk`, which runs the OpenTelemetry → Datadog mapping there, not on
@@ -147,6 +148,10 @@
 //! * A child's start finds its local trace without the registry's lock when its thread
 //!   found the same trace for the previous child: each thread remembers the last trace it
 //!   found (valid while the registry replaced no entry, and only for that registry's traces).
+//! * A trace enters the registry when one of its span contexts is first handed out (put in a
+//!   `Context`, asked for a child or an injection), not at its root's start: a local root
+//!   whose context nobody asks for, a one-span trace, takes no registry lock at its start or
+//!   end. Paired A/B, application thread per one-span trace: 0.97× and 1/1.076.
 //! * Span times come from the processor's time-stamp counter where the kernel keeps its own
 //!   clock with it (Linux x86_64, clocksource `tsc`): 9 ns a read instead of 24 ns for
 //!   `Instant::now()`, whose two reads per span were 12–18% of the application thread's

@@ -46,7 +46,10 @@ pub struct BridgeStats {
     pub bound_flushes: u64,
     /// Spans that ended after [`TracerProvider::shutdown`] and were dropped.
     pub spans_dropped_after_shutdown: u64,
-    /// Local traces alive now (some span or context still refers to them).
+    /// Local traces alive now (some span or context still refers to them) whose span
+    /// context has been handed out (a `Context` holding one of their spans, a child, an
+    /// injection): a span whose context nobody asked for cannot be joined, and is not
+    /// looked after by the registry that this counts.
     pub live_traces: u64,
 }
 

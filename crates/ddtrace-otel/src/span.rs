@@ -225,8 +225,10 @@ impl opentelemetry::trace::Span for Span {
     }
 
     fn span_context(&self) -> &SpanContext {
-        self.context
-            .get_or_init(|| self.trace.span_context(self.span_id, self.sampled))
+        self.context.get_or_init(|| {
+            Trace::register(&self.trace);
+            self.trace.span_context(self.span_id, self.sampled)
+        })
     }
 
     fn is_recording(&self) -> bool {

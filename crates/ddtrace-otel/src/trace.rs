@@ -207,6 +207,9 @@ pub(crate) struct Trace {
     priority: AtomicI32,
     /// Whether some span of the trace has a `service.name` (children must look it up).
     has_services: AtomicBool,
+    /// Whether the trace is in the registry: from the first time one of its span contexts
+    /// is handed out (see [`Trace::register`]).
+    registered: AtomicBool,
     state: Mutex<TraceState>,
 }
 
@@ -273,13 +276,14 @@ impl Trace {
                 Arc::make_mut(&mut decision).apply_manual(key, &kv.value);
             }
         }
-        let trace = Arc::new(Trace {
+        Arc::new(Trace {
             trace_id,
             root_id,
             shared: shared.clone(),
             started: AtomicUsize::new(1),
             priority: AtomicI32::new(priority_bits(decision.priority)),
             has_services: AtomicBool::new(!services.is_empty()),
+            registered: AtomicBool::new(false),
             state: Mutex::new(TraceState {
                 finished: Vec::new(),
                 attributes: Vec::new(),
@@ -289,9 +293,19 @@ impl Trace {
                 services,
                 root_ended: false,
             }),
-        });
-        shared.registry.insert(trace_id, &trace);
-        trace
+        })
+    }
+
+    /// Puts the trace in the registry, unless it is there: called when one of its span
+    /// contexts is first handed out. Only through a span context can a child join the trace
+    /// (a child's parent is found by the context's trace id) or an injection reach it, so a
+    /// trace whose contexts nobody asked for (a local root without children, the common
+    /// case) takes no registry lock at all, at its start or at its end.
+    pub(crate) fn register(this: &Arc<Trace>) {
+        if !this.registered.load(Ordering::Acquire) && !this.registered.swap(true, Ordering::AcqRel)
+        {
+            this.shared.registry.insert(this.trace_id, this);
+        }
     }
 
     /// Whether the trace's current decision keeps it.
@@ -654,9 +668,11 @@ impl Drop for Trace {
             let pending = take_chunk(&self.shared, self.trace_id, self.root_id, st);
             self.shared.export(pending);
         }
-        self.shared
-            .registry
-            .remove(self.trace_id, self as *const Trace);
+        if *self.registered.get_mut() {
+            self.shared
+                .registry
+                .remove(self.trace_id, self as *const Trace);
+        }
     }
 }
 
@@ -1212,6 +1228,48 @@ mod tests {
         assert!(hints[1] >= base + (64 << 10), "{hints:?}");
         assert!(hints[2] >= base + 20_000, "{hints:?}");
         assert!(hints[3] >= base + 8_000, "{hints:?}");
+    }
+
+    /// A trace enters the registry when one of its span contexts is first handed out, not
+    /// at its start: a local root without children takes no registry lock. Children still
+    /// join it through the context, and the entry goes with the trace.
+    #[test]
+    fn a_trace_is_registered_when_its_context_is_first_handed_out() {
+        use opentelemetry::Context;
+        use opentelemetry::trace::TracerProvider as _;
+        use opentelemetry::trace::{Span as _, TraceContextExt as _, Tracer as _};
+        let exporter = crate::InMemoryExporter::new();
+        let provider = crate::TracerProvider::builder()
+            .with_exporter(exporter.clone())
+            .build()
+            .expect("provider");
+        let tracer = provider.tracer("t");
+        let registry = &provider.shared().registry;
+
+        tracer.start("alone").end();
+        let root = tracer.start("root");
+        assert_eq!(registry.len(), 0, "no context asked for yet");
+        let cx = Context::new().with_span(root);
+        assert_eq!(
+            registry.len(),
+            1,
+            "storing the span in a context asks for it"
+        );
+        let mut child = tracer.start_with_context("child", &cx);
+        let _ = child.span_context();
+        assert_eq!(registry.len(), 1, "the child's trace is the root's");
+        child.end();
+        cx.span().end();
+        drop(child);
+        drop(cx);
+        assert_eq!(registry.len(), 0);
+        let chunks = exporter.chunks();
+        assert_eq!(chunks.len(), 2);
+        assert_eq!(
+            chunks[1].spans.len(),
+            2,
+            "the child joined its parent's chunk"
+        );
     }
 
     /// A mapped trace's box and buffers go back to the provider's recycler and the next
