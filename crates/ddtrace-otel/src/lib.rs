@@ -152,6 +152,10 @@
 //!   `Context`, asked for a child or an injection), not at its root's start: a local root
 //!   whose context nobody asks for, a one-span trace, takes no registry lock at its start or
 //!   end. Paired A/B, application thread per one-span trace: 0.97× and 1/1.076.
+//! * The recycler's boxes travel between two lists, one written by the mapping thread and
+//!   one by the application threads, 16 boxes at a time: with one list, its lock's cache line
+//!   crossed cores twice per trace (27% of the worker's profile with one-span traces). Paired
+//!   A/B, one-span traces: application thread 0.90×, process 0.91–0.93×.
 //! * Span times come from the processor's time-stamp counter where the kernel keeps its own
 //!   clock with it (Linux x86_64, clocksource `tsc`): 9 ns a read instead of 24 ns for
 //!   `Instant::now()`, whose two reads per span were 12–18% of the application thread's
