@@ -625,10 +625,23 @@ mod tests {
         crate::encode(Format::V04, Default::default(), &chunks, &mut bytes);
         let decoded = decode(Format::V04, &bytes).unwrap();
         assert_eq!(decoded, chunks);
-        let (a, b) = (&decoded[0].spans[0], &decoded[39].spans[9]);
-        assert_eq!(a.service.as_ptr(), b.service.as_ptr());
-        let first_key = |s: &Span| s.meta.keys().next().unwrap().as_ptr();
-        assert_eq!(first_key(a), first_key(b));
+        // The cache is best effort (its hash is seeded at random, and a set full of hot
+        // strings may evict one of them): a repeated string is shared, give or take the
+        // odd eviction, where without the cache each of the 400 spans would hold its own.
+        let spans = || decoded.iter().flat_map(|c| c.spans.iter());
+        let distinct = |ptrs: Vec<*const u8>| {
+            ptrs.into_iter()
+                .collect::<std::collections::HashSet<_>>()
+                .len()
+        };
+        let services = distinct(spans().map(|s| s.service.as_ptr()).collect());
+        let first_keys = distinct(
+            spans()
+                .map(|s| s.meta.keys().next().unwrap().as_ptr())
+                .collect(),
+        );
+        assert!(services <= 8, "{services} copies of the service name");
+        assert!(first_keys <= 8, "{first_keys} copies of the first key");
     }
 
     #[test]
