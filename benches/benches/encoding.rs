@@ -212,11 +212,8 @@ fn decoding(c: &mut Criterion) {
     let mut group = c.benchmark_group("decode_1000_spans");
     group.throughput(Throughput::Elements(SPANS as u64));
     for format in [Format::V04, Format::V05] {
-        let mut encoder = PayloadEncoder::new(format, EncodeOptions::default());
-        for chunk in &chunks {
-            encoder.push(chunk);
-        }
-        let payload = encoder.finish().to_vec();
+        let mut payload = Vec::new();
+        ddtrace_encoding::encode(format, EncodeOptions::default(), &chunks, &mut payload);
         group.bench_function(format.to_string(), |b| {
             b.iter(|| {
                 ddtrace_encoding::decode(format, black_box(&payload))
@@ -229,11 +226,8 @@ fn decoding(c: &mut Criterion) {
     let mut group = c.benchmark_group("inspect_1000_spans");
     group.throughput(Throughput::Elements(SPANS as u64));
     for format in [Format::V04, Format::V05] {
-        let mut encoder = PayloadEncoder::new(format, EncodeOptions::default());
-        for chunk in &chunks {
-            encoder.push(chunk);
-        }
-        let payload = encoder.finish().to_vec();
+        let mut payload = Vec::new();
+        ddtrace_encoding::encode(format, EncodeOptions::default(), &chunks, &mut payload);
         group.bench_function(format.to_string(), |b| {
             b.iter(|| {
                 ddtrace_encoding::inspect(format, black_box(&payload))

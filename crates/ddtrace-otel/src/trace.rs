@@ -1177,6 +1177,16 @@ mod tests {
     use super::*;
     use ddtrace_propagation::{PropagationConfig, Style};
 
+    /// A provider whose chunks are mapped into the returned exporter.
+    fn in_memory_provider() -> (crate::TracerProvider, crate::InMemoryExporter) {
+        let exporter = crate::InMemoryExporter::new();
+        let provider = crate::TracerProvider::builder()
+            .with_exporter(exporter.clone())
+            .build()
+            .expect("provider");
+        (provider, exporter)
+    }
+
     /// Records the size hint of every chunk it is given.
     #[derive(Debug, Default)]
     struct SizeHints(Mutex<Vec<usize>>);
@@ -1238,11 +1248,7 @@ mod tests {
         use opentelemetry::Context;
         use opentelemetry::trace::TracerProvider as _;
         use opentelemetry::trace::{Span as _, TraceContextExt as _, Tracer as _};
-        let exporter = crate::InMemoryExporter::new();
-        let provider = crate::TracerProvider::builder()
-            .with_exporter(exporter.clone())
-            .build()
-            .expect("provider");
+        let (provider, exporter) = in_memory_provider();
         let tracer = provider.tracer("t");
         let registry = &provider.shared().registry;
 
@@ -1278,11 +1284,7 @@ mod tests {
     fn mapped_traces_return_their_buffers_for_the_next_trace() {
         use opentelemetry::trace::TracerProvider as _;
         use opentelemetry::trace::{Span as _, TraceContextExt as _, Tracer as _};
-        let exporter = crate::InMemoryExporter::new();
-        let provider = crate::TracerProvider::builder()
-            .with_exporter(exporter.clone())
-            .build()
-            .expect("provider");
+        let (provider, exporter) = in_memory_provider();
         let context = Arc::clone(&provider.shared().context);
         let recycler = &context.recycler;
         let tracer = provider.tracer("t");
