@@ -228,6 +228,12 @@ struct Sample {
 }
 
 impl Sample {
+    /// ddtrace: how far the transport's count of spans sent and the sink's count of spans
+    /// received disagree (they must not); the reference has one count only.
+    fn sent_vs_counted(&self) -> u64 {
+        self.measured.delivered_by_tracer.abs_diff(self.delivered)
+    }
+
     /// Spans neither delivered nor counted as dropped.
     fn lost_silently(&self) -> u64 {
         self.measured
@@ -642,6 +648,8 @@ struct Summary {
     total_spans_per_sec: f64,
     peak_rss_mib: f64,
     created: u64,
+    sent_min: u64,
+    sent_max: u64,
     delivered_min: u64,
     delivered_max: u64,
     dropped_counted_max: u64,
@@ -669,6 +677,16 @@ fn summarize(setup: &Setup, samples: &[Sample]) -> Summary {
         }),
         peak_rss_mib: per(&|s| s.measured.peak_rss_kib as f64 / 1024.0),
         created: samples.first().map_or(0, |s| s.measured.created),
+        sent_min: samples
+            .iter()
+            .map(|s| s.measured.delivered_by_tracer)
+            .min()
+            .unwrap_or(0),
+        sent_max: samples
+            .iter()
+            .map(|s| s.measured.delivered_by_tracer)
+            .max()
+            .unwrap_or(0),
         delivered_min: samples.iter().map(|s| s.delivered).min().unwrap_or(0),
         delivered_max: samples.iter().map(|s| s.delivered).max().unwrap_or(0),
         dropped_counted_max: samples
@@ -765,15 +783,15 @@ impl Report<'_> {
         );
         md.push_str(
             "| Workload | Threads | Tracer | App-thread CPU ns/span | Process CPU ns/span | \
-             App spans/s | End-to-end spans/s | Peak RSS MiB | Spans created | Delivered | \
+             App spans/s | End-to-end spans/s | Peak RSS MiB | Spans created | Sent | Delivered | \
              Dropped (counted) | Lost silently |\n\
-             |---|---|---|---|---|---|---|---|---|---|---|---|\n",
+             |---|---|---|---|---|---|---|---|---|---|---|---|---|\n",
         );
         for (setup, samples) in self.samples {
             let s = summarize(setup, samples);
             let _ = writeln!(
                 md,
-                "| {} | {} | {} | {:.0} | {:.0} | {:.2} M | {:.2} M | {:.1} | {} | {} | {} | {} |",
+                "| {} | {} | {} | {:.0} | {:.0} | {:.2} M | {:.2} M | {:.1} | {} | {} | {} | {} | {} |",
                 setup.workload.label(),
                 setup.threads,
                 setup.tracer.label(),
@@ -783,6 +801,11 @@ impl Report<'_> {
                 s.total_spans_per_sec / 1e6,
                 s.peak_rss_mib,
                 grouped(s.created),
+                if setup.tracer == Tracer::Ddtrace {
+                    range(s.sent_min, s.sent_max)
+                } else {
+                    "not reported".to_owned()
+                },
                 range(s.delivered_min, s.delivered_max),
                 if setup.tracer == Tracer::Ddtrace {
                     grouped(s.dropped_counted_max)
@@ -793,8 +816,9 @@ impl Report<'_> {
             );
         }
         md.push_str(
-            "\nDelivered: for ddtrace, spans the sink agent counted (min–max over the runs); for \
-             the reference, spans that reached its no-op exporter. Dropped and lost: the worst \
+            "\nSent: spans the transport counted as accepted by the agent (min–max over the \
+             runs). Delivered: for ddtrace, spans the sink agent counted (min–max over the runs); \
+             for the reference, spans that reached its no-op exporter. Dropped and lost: the worst \
              run. Process CPU covers the burst until shutdown has delivered everything \
              (ddtrace: per span delivered, including mapping, encoding and sending on the \
              worker; reference: per span created). App spans/s: spans created per second of \
@@ -827,15 +851,20 @@ impl Report<'_> {
         if !self.large.is_empty() {
             md.push_str(
                 "\nA larger burst, one run, one thread, 10-span traces:\n\n\
-                 | Tracer | Spans created | Delivered | Dropped (counted) | Lost silently | Peak RSS MiB |\n\
-                 |---|---|---|---|---|---|\n",
+                 | Tracer | Spans created | Sent | Delivered | Dropped (counted) | Lost silently | Peak RSS MiB |\n\
+                 |---|---|---|---|---|---|---|\n",
             );
             for (setup, sample) in self.large {
                 let _ = writeln!(
                     md,
-                    "| {} | {} | {} | {} | {} | {:.1} |",
+                    "| {} | {} | {} | {} | {} | {} | {:.1} |",
                     setup.tracer.label(),
                     grouped(sample.measured.created),
+                    if setup.tracer == Tracer::Ddtrace {
+                        grouped(sample.measured.delivered_by_tracer)
+                    } else {
+                        "not reported".to_owned()
+                    },
                     grouped(sample.delivered),
                     if setup.tracer == Tracer::Ddtrace {
                         grouped(sample.measured.dropped_counted)
@@ -849,6 +878,27 @@ impl Report<'_> {
         }
 
         md.push_str(&self.goals());
+        let disagreeing = self
+            .samples
+            .iter()
+            .filter(|(setup, _)| setup.tracer == Tracer::Ddtrace)
+            .flat_map(|(_, samples)| samples.iter())
+            .chain(
+                self.large
+                    .iter()
+                    .filter(|(setup, _)| setup.tracer == Tracer::Ddtrace)
+                    .map(|(_, sample)| sample),
+            )
+            .filter(|sample| sample.sent_vs_counted() > 0)
+            .count();
+        if disagreeing > 0 {
+            let _ = writeln!(
+                md,
+                "\n**In {disagreeing} run{} the spans the transport counted as sent and the \
+                 spans the sink agent counted differ.**",
+                if disagreeing == 1 { "" } else { "s" }
+            );
+        }
         if self.sink_decode_errors > 0 {
             let _ = writeln!(
                 md,
@@ -1053,5 +1103,46 @@ mod tests {
             delivered: 85,
         };
         assert_eq!(sample.lost_silently(), 5);
+    }
+
+    #[test]
+    fn the_report_flags_runs_whose_sent_and_counted_spans_differ() {
+        let options = Options::parse(&[]).unwrap();
+        let setup = Setup {
+            workload: Workload::Span1,
+            threads: 1,
+            tracer: Tracer::Ddtrace,
+            spans: 100,
+        };
+        let run = |sent: u64, counted: u64| Sample {
+            measured: Measured {
+                created: 100,
+                delivered_by_tracer: sent,
+                ..Measured::default()
+            },
+            delivered: counted,
+        };
+        let report = |samples: Vec<Sample>| {
+            Report {
+                options: &options,
+                samples: &BTreeMap::from([(setup, samples)]),
+                large: &[],
+                load_before: String::new(),
+                load_after: String::new(),
+                sink_decode_errors: 0,
+                sink_spans: 100,
+                sink_cpu_ns: 0,
+            }
+            .markdown()
+        };
+        let equal = report(vec![run(100, 100), run(100, 100)]);
+        assert!(!equal.contains("differ"), "{equal}");
+        assert!(equal.contains("| 100 | 100 | 100 | 0 | 0 |"), "{equal}");
+        let differing = report(vec![run(100, 100), run(100, 97)]);
+        assert!(differing.contains("In 1 run the spans the transport counted as sent"));
+        assert!(
+            differing.contains("| 100 | 100 | 97–100 | 0 | 3 |"),
+            "{differing}"
+        );
     }
 }
