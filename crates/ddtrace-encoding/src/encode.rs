@@ -1,8 +1,8 @@
 //! The encoders: [`PayloadEncoder`] and [`encode`].
 
 use ddtrace_model::{
-    ChunkSink, ChunkView, SamplingPriority, Span, SpanEvent, SpanId, SpanLink, SpanView, Str,
-    TagMap, TraceChunk, TraceId, tags,
+    ChunkSink, ChunkView, KeyFilter, SamplingPriority, Span, SpanEvent, SpanId, SpanLink, SpanView,
+    Str, TagMap, TraceChunk, TraceId, tags,
 };
 
 use crate::intern::StringTable;
@@ -558,6 +558,9 @@ struct Overrides<'a> {
     tid: Option<[u8; 16]>,
     links_json: bool,
     events_json: bool,
+    /// The chunk-level keys a first span's own meta entry may be replaced by: the chunk's
+    /// tags and `_dd.p.tid`.
+    first_keys: KeyFilter,
 }
 
 impl Overrides<'_> {
@@ -583,8 +586,9 @@ impl Overrides<'_> {
     /// Whether the span's own meta entry `key` is replaced by a chunk-level one.
     #[inline]
     fn hides_meta(&self, key: &str) -> bool {
-        if !self.first {
-            // Only `_dd.origin`, `_dd.span_links` and `events` can collide.
+        if !self.first || !self.first_keys.may_contain(key) {
+            // Only `_dd.origin`, `_dd.span_links` and `events` can collide (on a first span,
+            // a key the filter has not seen is none of the chunk's tags).
             return match key.as_bytes().first() {
                 Some(b'_') | Some(b'e') => self.hides_lower(key),
                 _ => false,
@@ -633,6 +637,13 @@ fn write_chunk<S: Strings, P: SpanParts>(
     write::array_len(buf, chunk.spans.len());
     let high = chunk.spans.first().map_or(0, |s| s.trace_id().high());
     let tid = (high != 0).then(|| hex16(high));
+    let mut first_keys = KeyFilter::EMPTY;
+    if tid.is_some() {
+        first_keys.insert(tags::TRACE_ID_HIGH);
+    }
+    for key in chunk.tags.keys() {
+        first_keys.insert(key.as_str());
+    }
     for (i, span) in chunk.spans.iter().enumerate() {
         let overrides = Overrides {
             priority: chunk.priority,
@@ -642,6 +653,7 @@ fn write_chunk<S: Strings, P: SpanParts>(
             tid,
             links_json: !v04 && !span.links().is_empty(),
             events_json: !options.native_span_events && !span.events().is_empty(),
+            first_keys,
         };
         if v04 {
             write_span_v04(strings, buf, json, span, &overrides);

@@ -31,6 +31,7 @@
 mod chunk;
 mod error;
 mod export;
+mod filter;
 mod id;
 mod map;
 mod random;
@@ -42,6 +43,7 @@ mod view;
 pub use chunk::{SamplingPriority, TraceChunk};
 pub use error::{Error, Result};
 pub use export::{ChunkExporter, PendingChunk};
+pub use filter::KeyFilter;
 pub use id::{SpanId, TraceId};
 pub use map::TagMap;
 pub use span::{AttributeArray, AttributeValue, Span, SpanEvent, SpanLink};

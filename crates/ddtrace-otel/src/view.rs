@@ -19,7 +19,7 @@
 use std::borrow::Cow;
 use std::sync::Arc;
 
-use ddtrace_model::{ChunkSink, ChunkView, SpanView, TraceId, tags};
+use ddtrace_model::{ChunkSink, ChunkView, KeyFilter, SpanView, TraceId, tags};
 use ddtrace_sampling::{RootSpanInfo, Sampler, SamplingDecision, TagLookup, TagValue};
 use opentelemetry::trace::SpanKind;
 use opentelemetry::{KeyValue, Value};
@@ -42,26 +42,20 @@ struct Tags<'a> {
     metrics: Vec<(&'a str, f64)>,
     meta_start: usize,
     metrics_start: usize,
-    meta_keys: u64,
-    metrics_keys: u64,
-}
-
-/// The filter bit of a key: from its length and last byte, which tell common keys apart.
-fn key_bit(key: &str) -> u64 {
-    let last = key.as_bytes().last().copied().unwrap_or(0);
-    1 << ((key.len() * 7 + usize::from(last)) & 63)
+    meta_keys: KeyFilter,
+    metrics_keys: KeyFilter,
 }
 
 impl<'a> Tags<'a> {
     fn begin_span(&mut self) {
         self.meta_start = self.meta.len();
         self.metrics_start = self.metrics.len();
-        self.meta_keys = 0;
-        self.metrics_keys = 0;
+        self.meta_keys = KeyFilter::EMPTY;
+        self.metrics_keys = KeyFilter::EMPTY;
     }
 
-    fn meta_index(&self, key: &str, bit: u64) -> Option<usize> {
-        if self.meta_keys & bit == 0 {
+    fn meta_index(&self, key: &str, bit: KeyFilter) -> Option<usize> {
+        if !self.meta_keys.overlaps(bit) {
             return None;
         }
         self.meta[self.meta_start..]
@@ -70,8 +64,8 @@ impl<'a> Tags<'a> {
             .map(|i| i + self.meta_start)
     }
 
-    fn metric_index(&self, key: &str, bit: u64) -> Option<usize> {
-        if self.metrics_keys & bit == 0 {
+    fn metric_index(&self, key: &str, bit: KeyFilter) -> Option<usize> {
+        if !self.metrics_keys.overlaps(bit) {
             return None;
         }
         self.metrics[self.metrics_start..]
@@ -82,7 +76,7 @@ impl<'a> Tags<'a> {
 
     /// `Span::set_meta`: replaces a value in place, removes a metric of the same key.
     fn set_meta(&mut self, key: &'a str, value: &'a str) {
-        let bit = key_bit(key);
+        let bit = KeyFilter::of(key);
         if let Some(i) = self.metric_index(key, bit) {
             self.metrics.remove(i);
         }
@@ -90,14 +84,14 @@ impl<'a> Tags<'a> {
             Some(i) => self.meta[i].1 = value,
             None => {
                 self.meta.push((key, value));
-                self.meta_keys |= bit;
+                self.meta_keys.add(bit);
             }
         }
     }
 
     /// `Span::set_metric`: replaces a value in place, removes a meta entry of the same key.
     fn set_metric(&mut self, key: &'a str, value: f64) {
-        let bit = key_bit(key);
+        let bit = KeyFilter::of(key);
         if let Some(i) = self.meta_index(key, bit) {
             self.meta.remove(i);
         }
@@ -105,17 +99,18 @@ impl<'a> Tags<'a> {
             Some(i) => self.metrics[i].1 = value,
             None => {
                 self.metrics.push((key, value));
-                self.metrics_keys |= bit;
+                self.metrics_keys.add(bit);
             }
         }
     }
 
     fn meta(&self, key: &str) -> Option<&'a str> {
-        self.meta_index(key, key_bit(key)).map(|i| self.meta[i].1)
+        self.meta_index(key, KeyFilter::of(key))
+            .map(|i| self.meta[i].1)
     }
 
     fn metric(&self, key: &str) -> Option<f64> {
-        self.metric_index(key, key_bit(key))
+        self.metric_index(key, KeyFilter::of(key))
             .map(|i| self.metrics[i].1)
     }
 
