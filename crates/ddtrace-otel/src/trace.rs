@@ -542,16 +542,18 @@ fn take_chunk(
     SIZE_HINT.with(|h| h.set((st.finished.len(), st.attributes.len())));
     let records = std::mem::take(&mut st.finished);
     let attributes = std::mem::take(&mut st.attributes);
-    let decision = Arc::clone(&st.decision);
     match st.spare.take() {
         // A mapped trace's box: its context is this provider's (the recycler is), and
-        // its old decision is dropped here, on the thread that counted it.
+        // its old decision is kept when it is this trace's (consecutive traces of a thread
+        // share one), else dropped here, on the thread that counted it.
         Some(mut pending) => {
             pending.trace_id = trace_id;
             pending.root_id = root_id;
             pending.records = records;
             pending.attributes = attributes;
-            pending.decision = decision;
+            if !Arc::ptr_eq(&pending.decision, &st.decision) {
+                pending.decision = Arc::clone(&st.decision);
+            }
             pending
         }
         None => Box::new(PendingTrace {
@@ -560,7 +562,7 @@ fn take_chunk(
             root_id,
             records,
             attributes,
-            decision,
+            decision: Arc::clone(&st.decision),
         }),
     }
 }
@@ -1338,9 +1340,26 @@ mod tests {
         assert_eq!(recycler.kept(), kept - 1);
         assert_eq!(Arc::strong_count(&decision()), references + 1);
         drop(cx);
-        // The chunk went out in the box, with the trace's reference instead of its old one.
+        // The chunk went out in the box, which kept its reference (the same decision), and
+        // the trace's own reference went with the trace.
         assert_eq!(recycler.kept(), kept);
         assert_eq!(Arc::strong_count(&decision()), references);
+
+        // A trace with a decision of its own (a manual drop copies the shared one) goes out
+        // in a kept box with that decision, not with the one the box held.
+        let ready = recycler.ready();
+        assert!(ready > 0);
+        let mut dropped = tracer.start("dropped");
+        dropped.set_attribute(KeyValue::new(tags::MANUAL_DROP, true));
+        dropped.end();
+        drop(dropped);
+        assert_eq!(recycler.ready(), ready - 1, "went out in a kept box");
+        let chunks = exporter.chunks();
+        let last = chunks.last().expect("exported");
+        assert_eq!(last.spans[0].name, "internal");
+        assert_eq!(last.priority, Some(SamplingPriority::USER_REJECT));
+        // The box's reference to the shared decision was dropped for the trace's own.
+        assert_eq!(Arc::strong_count(&decision()), references - 1);
     }
 
     /// A decision's fields and the bridge's counters keep off the cache lines that other
