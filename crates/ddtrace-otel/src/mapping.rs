@@ -590,6 +590,14 @@ pub(crate) fn link_of(link: Link) -> Option<SpanLink> {
     Some(out)
 }
 
+/// Resource attributes that configure the tracer (service, environment, version) rather than
+/// tag each span: the mapping of spans skips them.
+pub(crate) fn is_configuration_resource_key(key: &str) -> bool {
+    matches!(
+        key,
+        SERVICE_NAME | "deployment.environment" | "deployment.environment.name" | "service.version"
+    )
+}
 /// Maps one recorded span whose attributes are `attributes` (`count` of them), taking them;
 /// top-level marking and the chunk-level tags are the caller's.
 pub(crate) fn map_span(
@@ -626,12 +634,8 @@ pub(crate) fn map_span(
     }
     let mut reserved = Reserved::default();
     for kv in &cfg.resource_attributes {
-        match kv.key.as_str() {
-            SERVICE_NAME
-            | "deployment.environment"
-            | "deployment.environment.name"
-            | "service.version" => {}
-            _ => apply_attribute(&mut span, &mut reserved, keys, kv.clone()),
+        if !is_configuration_resource_key(kv.key.as_str()) {
+            apply_attribute(&mut span, &mut reserved, keys, kv.clone());
         }
     }
     // Resource attributes never set reserved fields of spans; only the span's own do.

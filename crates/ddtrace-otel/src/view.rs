@@ -236,12 +236,8 @@ fn map_record<'a>(
     }
     let mut reserved = Reserved::default();
     for kv in &cfg.resource_attributes {
-        match kv.key.as_str() {
-            SERVICE_NAME
-            | "deployment.environment"
-            | "deployment.environment.name"
-            | "service.version" => {}
-            _ => apply(out, &mut reserved, kv)?,
+        if !mapping::is_configuration_resource_key(kv.key.as_str()) {
+            apply(out, &mut reserved, kv)?;
         }
     }
     // Resource attributes never set reserved fields of spans; only the span's own do.
@@ -852,12 +848,11 @@ mod tests {
         }
     }
 
-    /// The common trace (no events, links or error descriptions) goes as a view.
-    #[test]
-    fn a_plain_trace_goes_as_a_view() {
-        let setup = Setup {
+    /// A kept trace of service `svc` with a local root and nothing else configured.
+    fn plain_setup() -> Setup {
+        Setup {
             service: "svc",
-            env: Some("prod"),
+            env: None,
             version: None,
             global: vec![],
             first: vec![],
@@ -868,6 +863,15 @@ mod tests {
             locked: false,
             origin: false,
             span_rules: false,
+        }
+    }
+
+    /// The common trace (no events, links or error descriptions) goes as a view.
+    #[test]
+    fn a_plain_trace_goes_as_a_view() {
+        let setup = Setup {
+            env: Some("prod"),
+            ..plain_setup()
         };
         let span = |attrs: Vec<KeyValue>| (SpanKind::Server, 1, "GET /", false, 0, 1, attrs, false);
         let spans = vec![
@@ -887,20 +891,7 @@ mod tests {
     /// `into_chunk`, though its first spans were mapped as a view.
     #[test]
     fn a_trace_found_to_need_into_chunk_late_goes_through_it_whole() {
-        let setup = Setup {
-            service: "svc",
-            env: None,
-            version: None,
-            global: vec![],
-            first: vec![],
-            resource: vec![],
-            with_root: true,
-            priority: 1,
-            provisional: true,
-            locked: false,
-            origin: false,
-            span_rules: false,
-        };
+        let setup = plain_setup();
         let span = |start: i64, attrs: Vec<KeyValue>, described: bool| {
             (
                 SpanKind::Server,
