@@ -598,6 +598,7 @@ pub(crate) fn is_configuration_resource_key(key: &str) -> bool {
         SERVICE_NAME | "deployment.environment" | "deployment.environment.name" | "service.version"
     )
 }
+
 /// Maps one recorded span whose attributes are `attributes` (`count` of them), taking them;
 /// top-level marking and the chunk-level tags are the caller's.
 pub(crate) fn map_span(
