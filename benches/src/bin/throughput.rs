@@ -752,6 +752,13 @@ fn deferred_share(budget: f64, app: f64, background: f64) -> f64 {
     ((app + background - budget) / background).clamp(0.0, 1.0)
 }
 
+/// The CPU per span left to the worker (mapping, encoding, sending) when the application
+/// threads use `app` ns and the sink agent `sink` ns of a `budget` ns per span: never below
+/// zero.
+fn worker_allowance(budget: f64, app: f64, sink: f64) -> f64 {
+    (budget - app - sink).max(0.0)
+}
+
 fn yes_no(ok: bool) -> &'static str {
     if ok { "**met**" } else { "**missed**" }
 }
@@ -996,6 +1003,7 @@ impl Report<'_> {
         let worker = (one.process_ns_per_span - one.app_ns_per_span).max(0.0);
         let sink = self.sink_cpu_ns as f64 / self.sink_spans.max(1) as f64;
         let needed = two.app_ns_per_span + worker + sink;
+        let allowance = worker_allowance(budget, two.app_ns_per_span, sink);
         format!(
             "\nWhat the scaling goal asks of this machine: 1.6× the 1-thread rate is {:.2} M \
              spans/s, and {cores:.0} cores give {budget:.0} ns of CPU per span at that rate. \
@@ -1004,10 +1012,17 @@ impl Report<'_> {
              application thread's, 1 thread), and the sink agent, which shares the machine, \
              {sink:.0} ns: {needed:.0} ns in all. Unless that is within the budget, meeting the \
              goal means leaving {:.0}% of the worker's and the sink's work until the burst has \
-             ended, with the spans waiting in memory meanwhile.\n",
+             ended, with the spans waiting in memory meanwhile. Done while the burst runs, the \
+             worker's part would have to fit in the {allowance:.0} ns per span that the \
+             application threads and the sink leave of the budget{}.\n",
             target / 1e6,
             two.app_ns_per_span,
             deferred_share(budget, two.app_ns_per_span, worker + sink) * 100.0,
+            if allowance > 0.0 {
+                format!(", {:.1}× less than it takes", worker / allowance)
+            } else {
+                String::new()
+            },
         )
     }
 }
@@ -1068,6 +1083,12 @@ mod tests {
         );
         assert_eq!(deferred_share(300.0, 344.0, 341.0), 1.0);
         assert_eq!(deferred_share(300.0, 100.0, 0.0), 0.0);
+    }
+
+    #[test]
+    fn the_worker_is_allowed_what_the_application_and_the_sink_leave() {
+        assert_eq!(worker_allowance(441.0, 338.0, 75.0), 28.0);
+        assert_eq!(worker_allowance(300.0, 338.0, 75.0), 0.0);
     }
 
     #[test]
