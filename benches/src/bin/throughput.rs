@@ -640,7 +640,7 @@ fn median(mut values: Vec<f64>) -> f64 {
 }
 
 /// Per-configuration medians.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, Default)]
 struct Summary {
     app_ns_per_span: f64,
     process_ns_per_span: f64,
@@ -1012,16 +1012,23 @@ impl Report<'_> {
              application thread's, 1 thread), and the sink agent, which shares the machine, \
              {sink:.0} ns: {needed:.0} ns in all. Unless that is within the budget, meeting the \
              goal means leaving {:.0}% of the worker's and the sink's work until the burst has \
-             ended, with the spans waiting in memory meanwhile. Done while the burst runs, the \
-             worker's part would have to fit in the {allowance:.0} ns per span that the \
-             application threads and the sink leave of the budget{}.\n",
+             ended, with the spans waiting in memory meanwhile. {}\n",
             target / 1e6,
             two.app_ns_per_span,
             deferred_share(budget, two.app_ns_per_span, worker + sink) * 100.0,
             if allowance > 0.0 {
-                format!(", {:.1}× less than it takes", worker / allowance)
+                format!(
+                    "Done while the burst runs, the worker's part would have to fit in the \
+                     {allowance:.0} ns per span that the application threads and the sink \
+                     leave of the budget, {:.1}× less than it takes.",
+                    worker / allowance
+                )
             } else {
-                String::new()
+                format!(
+                    "The application threads and the sink alone take {:.0} ns of the {budget:.0}: \
+                     while the burst runs, nothing is left for the worker.",
+                    two.app_ns_per_span + sink
+                )
             },
         )
     }
@@ -1089,6 +1096,44 @@ mod tests {
     fn the_worker_is_allowed_what_the_application_and_the_sink_leave() {
         assert_eq!(worker_allowance(441.0, 338.0, 75.0), 28.0);
         assert_eq!(worker_allowance(300.0, 338.0, 75.0), 0.0);
+    }
+
+    /// The budget paragraph names the worker's allowance when there is one, and says that
+    /// nothing is left when the application threads and the sink take it all.
+    #[test]
+    fn the_scaling_paragraph_states_what_is_left_for_the_worker() {
+        let options = Options::parse(&[]).unwrap();
+        let samples = BTreeMap::new();
+        let report = Report {
+            options: &options,
+            samples: &samples,
+            large: &[],
+            load_before: String::new(),
+            load_after: String::new(),
+            sink_decode_errors: 0,
+            sink_spans: 1_000,
+            sink_cpu_ns: 50_000,
+        };
+        let cores = std::thread::available_parallelism().map_or(1, usize::from) as f64;
+        // 1.6 × 1 M spans/s on `cores` cores: a budget of 625 ns per core.
+        let one = Summary {
+            app_spans_per_sec: 1e6,
+            app_ns_per_span: 200.0,
+            process_ns_per_span: 500.0,
+            ..Summary::default()
+        };
+        let budget = cores * 625.0;
+        let two = |app: f64| Summary {
+            app_ns_per_span: app,
+            ..one
+        };
+        let roomy = report.scaling_budget(&one, &two(budget - 150.0));
+        assert!(
+            roomy.contains("fit in the 100 ns per span") && roomy.contains("3.0× less"),
+            "{roomy}"
+        );
+        let full = report.scaling_budget(&one, &two(budget));
+        assert!(full.contains("nothing is left for the worker"), "{full}");
     }
 
     #[test]
